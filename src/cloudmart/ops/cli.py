@@ -1,0 +1,7 @@
+"""`cloudmart verify` and `cloudmart loadgen`."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the operations commands to the root app."""

@@ -1,0 +1,1 @@
+"""Shared test configuration. Server fixtures live in tests/servers.py (one per real server)."""
