@@ -1,1 +1,5 @@
-"""Shared test configuration. Server fixtures live in tests/servers.py (one per real server)."""
+"""Shared test configuration. Each real server has its own fixture module under tests/fixtures/."""
+
+pytest_plugins = [
+    "fixtures.servers",
+]
