@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     redis_host: str | None = Field(None, validation_alias=AliasChoices("REDIS_HOST"))
     redis_port: int = Field(6379, ge=1, le=65535, validation_alias=AliasChoices("REDIS_PORT"))
 
+    # Cache (cloudmart.core.cache): Redis when REDIS_URL/REDIS_HOST is set, in-memory otherwise.
+    cache_enabled: bool = Field(True, validation_alias=AliasChoices("CACHE_ENABLED"))
+    cache_ttl_seconds: float = Field(60.0, gt=0, validation_alias=AliasChoices("CACHE_TTL_SECONDS"))
+
     # Kafka: comma-separated host:port list, as in the seed ("kafka-service:9092").
     kafka_brokers: str | None = Field(None, validation_alias=AliasChoices("KAFKA_BROKERS"))
 

@@ -1,0 +1,314 @@
+"""The cache port, its Redis and in-memory adapters, and the cache-aside helper.
+
+Values are opaque bytes (services cache their serialized responses). The cache is an
+optimisation only: every failure of the cache server surfaces as `CacheError`, and
+`CacheAside` turns it into a fall-through to the loader (logged, counted in
+`cloudmart_cache_errors_total`), so reads keep working with Redis down.
+
+Stampede protection in `CacheAside`: one load per key at a time in a process (single flight:
+concurrent misses await the same task), TTL jitter so keys written together do not expire
+together, and probabilistic early refresh ("XFetch", Vattani et al.): a hit close to expiry
+may refresh the value in the background, with a probability that grows as expiry nears and
+with how long the value took to compute, while the caller gets the current value at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from cloudmart.core.config import Settings
+
+log = structlog.get_logger("cloudmart.cache")
+
+CACHE_REQUESTS = Counter(
+    "cloudmart_cache_requests_total",
+    "Cache-aside lookups by outcome (hit, miss, error = cache unavailable, bypass = no cache).",
+    ["cache", "result"],
+    registry=None,
+)
+CACHE_ERRORS = Counter(
+    "cloudmart_cache_errors_total",
+    "Cache operations that failed and fell through to the database.",
+    ["cache", "operation"],
+    registry=None,
+)
+CACHE_LOADS = Counter(
+    "cloudmart_cache_loads_total",
+    "Loader calls made by cache-aside (misses after single flight, and early refreshes).",
+    ["cache", "reason"],
+    registry=None,
+)
+CACHE_COLLECTORS = (CACHE_REQUESTS, CACHE_ERRORS, CACHE_LOADS)
+
+
+def register_cache_metrics(registry: CollectorRegistry) -> None:
+    """Expose the cache metrics on a service's registry (idempotent)."""
+    for collector in CACHE_COLLECTORS:
+        try:
+            registry.register(collector)
+        except ValueError:  # already registered there
+            pass
+
+
+class CacheError(Exception):
+    """The cache server could not serve an operation (down, timed out, circuit open)."""
+
+
+@runtime_checkable
+class Cache(Protocol):
+    backend: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+    async def incr(self, key: str) -> int: ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryCache:
+    """In-process LRU with per-key expiry (embedded mode)."""
+
+    backend = "memory"
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._data: OrderedDict[str, tuple[bytes, float]] = OrderedDict()
+        self._max = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        value, expires = item
+        if expires <= time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._data[key] = (value, time.monotonic() + ttl)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max:
+            self._data.popitem(last=False)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._data.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        current = await self.get(key)
+        value = int(current or b"0") + 1
+        self._data[key] = (str(value).encode(), math.inf)
+        return value
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisCache:
+    """redis.asyncio adapter. Failures raise CacheError; after one, a short circuit-breaker
+    cool-down skips Redis entirely so a dead or unreachable server costs no timeouts."""
+
+    backend = "redis"
+
+    def __init__(self, url: str, *, timeout: float = 0.25, cooldown: float = 1.0) -> None:
+        self.url = url
+        self._redis = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
+        )
+        self._cooldown = cooldown
+        self._open_until = 0.0
+        self._failing = False
+
+    async def _call(self, operation: str, coro_factory: Callable[[], Awaitable]):
+        if self._open_until > time.monotonic():
+            raise CacheError(f"redis circuit open ({operation})")
+        try:
+            result = await coro_factory()
+        except (RedisError, OSError, asyncio.TimeoutError) as exc:
+            self._open_until = time.monotonic() + self._cooldown
+            if not self._failing:
+                self._failing = True
+                log.warning("cache_unavailable", backend="redis", operation=operation, error=str(exc))
+            raise CacheError(f"redis {operation} failed: {exc}") from exc
+        if self._failing:
+            self._failing = False
+            log.info("cache_recovered", backend="redis")
+        return result
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._call("get", lambda: self._redis.get(key))
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        await self._call("set", lambda: self._redis.set(key, value, px=max(1, int(ttl * 1000))))
+
+    async def delete(self, *keys: str) -> None:
+        if keys:
+            await self._call("delete", lambda: self._redis.delete(*keys))
+
+    async def incr(self, key: str) -> int:
+        return int(await self._call("incr", lambda: self._redis.incr(key)))
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._call("ping", self._redis.ping))
+        except CacheError:
+            return False
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def cache_from_settings(settings: Settings) -> Cache | None:
+    """Redis when a Redis URL/host is configured, in-memory otherwise, none when disabled."""
+    if not settings.cache_enabled:
+        return None
+    url = settings.resolved_redis_url()
+    return RedisCache(url) if url else MemoryCache()
+
+
+_HEADER = struct.Struct("!dd")  # logical expiry (unix time), load duration (s)
+
+
+class CacheAside:
+    """Read-through helper over a Cache for one namespace (e.g. "products").
+
+    `cache=None` means "no cache": every read calls the loader (used to measure uncached reads
+    and when CACHE_ENABLED=false).
+    """
+
+    def __init__(
+        self,
+        cache: Cache | None,
+        namespace: str,
+        *,
+        ttl: float = 60.0,
+        jitter: float = 0.1,
+        beta: float = 1.0,
+    ) -> None:
+        self.cache = cache
+        self.namespace = namespace
+        self.ttl = ttl
+        self.jitter = jitter
+        self.beta = beta
+        self._label = cache.backend if cache is not None else "none"
+        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+
+    def key(self, *parts: object) -> str:
+        return ":".join((self.namespace, *map(str, parts)))
+
+    def _fail(self, operation: str) -> None:
+        CACHE_ERRORS.labels(self._label, operation).inc()
+
+    async def get_or_load(self, key: str, loader: Callable[[], Awaitable[bytes]]) -> bytes:
+        if self.cache is None:
+            CACHE_REQUESTS.labels(self._label, "bypass").inc()
+            return await loader()
+        try:
+            raw = await self.cache.get(key)
+        except CacheError:
+            self._fail("get")
+            CACHE_REQUESTS.labels(self._label, "error").inc()
+            return await self._single_flight(key, loader, store=False, reason="fallthrough")
+        if raw is None or len(raw) < _HEADER.size:
+            CACHE_REQUESTS.labels(self._label, "miss").inc()
+            return await self._single_flight(key, loader, store=True, reason="miss")
+        CACHE_REQUESTS.labels(self._label, "hit").inc()
+        expires, delta = _HEADER.unpack_from(raw)
+        if key not in self._inflight and self._should_refresh_early(expires, delta):
+            # The caller keeps the current value; the refresh runs on its own.
+            self._start(key, loader, store=True, reason="early_refresh")
+        return raw[_HEADER.size :]
+
+    def _should_refresh_early(self, expires: float, delta: float) -> bool:
+        # -log(U) for U in (0, 1] is an Exp(1) sample: XFetch's "recompute a bit early" term.
+        return time.time() - delta * self.beta * math.log(1.0 - random.random()) >= expires
+
+    async def _single_flight(self, key: str, loader, *, store: bool, reason: str) -> bytes:
+        task = self._inflight.get(key) or self._start(key, loader, store=store, reason=reason)
+        # shield: a caller that goes away (client disconnect) does not cancel the others' load.
+        return await asyncio.shield(task)
+
+    def _start(self, key: str, loader, *, store: bool, reason: str) -> asyncio.Task[bytes]:
+        task = asyncio.get_running_loop().create_task(self._load(key, loader, store, reason))
+        self._inflight[key] = task
+        task.add_done_callback(lambda t: self._finished(key, t))
+        return task
+
+    def _finished(self, key: str, task: asyncio.Task[bytes]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        # Retrieving the exception keeps unawaited early refreshes from warning at GC time.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.debug("cache_load_failed", key=key, error=str(exc))
+
+    async def _load(self, key: str, loader, store: bool, reason: str) -> bytes:
+        CACHE_LOADS.labels(self._label, reason).inc()
+        started = time.monotonic()
+        value = await loader()
+        delta = time.monotonic() - started
+        if store and self.cache is not None:
+            ttl = self.ttl * (1.0 + random.uniform(-self.jitter, self.jitter))
+            try:
+                await self.cache.set(key, _HEADER.pack(time.time() + ttl, delta) + value, ttl)
+            except CacheError:
+                self._fail("set")
+        return value
+
+    async def generation(self, name: str) -> int | None:
+        """The current value of a version counter, for versioned keys (None: cache unusable)."""
+        if self.cache is None:
+            return None
+        try:
+            raw = await self.cache.get(self.key("gen", name))
+        except CacheError:
+            self._fail("get")
+            return None
+        return int(raw or b"0")
+
+    async def get_or_load_versioned(
+        self, generation: str, parts: tuple[object, ...], loader: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """Cache-aside under a version counter: bumping `generation` invalidates every such key."""
+        if self.cache is None:
+            return await self.get_or_load("", loader)
+        gen = await self.generation(generation)
+        if gen is None:
+            CACHE_REQUESTS.labels(self._label, "error").inc()
+            return await loader()
+        return await self.get_or_load(self.key(generation, gen, *parts), loader)
+
+    async def invalidate(self, *keys: str, generations: tuple[str, ...] = ()) -> None:
+        """Drop keys and bump version counters. Call after the write has committed."""
+        if self.cache is None:
+            return
+        try:
+            if keys:
+                await self.cache.delete(*keys)
+            for name in generations:
+                await self.cache.incr(self.key("gen", name))
+        except CacheError:
+            # Entries left behind expire within the TTL; a Redis that was down usually lost them.
+            self._fail("invalidate")
+            log.warning("cache_invalidation_failed", keys=list(keys), generations=list(generations))
