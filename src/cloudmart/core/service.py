@@ -41,6 +41,7 @@ class ServiceContext:
     policy: Any = None  # cloudmart.core.policy.PolicyEngine
     bus: Any = None  # cloudmart.core.events bus port (publishing is done by the outbox relay)
     http: Any = None  # httpx.AsyncClient (or an in-process transport in embedded mode)
+    metrics_registry: Any = None  # prometheus_client.CollectorRegistry (shared by all apps when embedded)
     extras: dict[str, Any] = field(default_factory=dict)
 
 
