@@ -1,0 +1,270 @@
+"""PromQL for the cost engine's inputs, and the joins between them.
+
+Every per-container quantity is reduced inside Prometheus by a subquery that evaluates one
+point per `resolution` step over the window and sums them, so only one number per container
+crosses the wire, whatever the window's length:
+
+- a container runs at step t when `kube_pod_container_status_running` has a sample in
+  (t - resolution, t] equal to 1 (the range is `resolution - 1s` long so that Prometheus 2.x,
+  whose ranges are closed at both ends, sees exactly one scrape, as 3.x does);
+- CPU usage at t is `irate` of `container_cpu_usage_seconds_total` (last two scrapes);
+- allocated = max(request, usage) at t, computed with PromQL's filtering comparisons so that
+  usage without a request and a request without usage both count.
+
+cAdvisor series carry no `node` label: containers are joined to nodes via `kube_pod_info`.
+Windows longer than `chunk` seconds are split and summed (bounding Prometheus' memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cloudmart.finops.prometheus import PrometheusClient, Series
+
+KEY = ("namespace", "pod", "container")
+BY = "namespace, pod, container"
+NOT_POD = 'container!="", container!="POD"'
+DEFAULT_CHUNK = 86400
+
+
+@dataclass
+class Meta:
+    """Pod, namespace and node metadata seen during the window (latest value wins)."""
+
+    pod_node: dict[tuple[str, str], str] = field(default_factory=dict)
+    pod_labels: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    pod_annotations: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    pod_owner: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    replicaset_owner: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    namespace_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    node_cpu_price: dict[str, float] = field(default_factory=dict)
+    node_ram_price: dict[str, float] = field(default_factory=dict)
+
+    def update(self, other: "Meta") -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).update(getattr(other, name))
+
+
+# Per-container arrays, one row per (namespace, pod, container); amounts are per step.
+CONTAINER_FIELDS = ("steps", "cpu_alloc", "cpu_req", "cpu_use", "ram_alloc", "ram_req", "ram_use")
+NODE_FIELDS = ("steps", "cpu_cap", "ram_cap")
+
+
+@dataclass
+class Inputs:
+    start: float
+    end: float
+    resolution: float
+    keys: list[tuple[str, str, str]]
+    values: dict[str, np.ndarray]  # CONTAINER_FIELDS → float64[len(keys)]
+    first: np.ndarray  # first running step (unix seconds)
+    last: np.ndarray  # last running step + resolution
+    nodes: list[str]
+    node_values: dict[str, np.ndarray]  # NODE_FIELDS → float64[len(nodes)]
+    meta: Meta
+
+    @classmethod
+    def empty(cls, start: float, end: float, resolution: float) -> "Inputs":
+        return cls(
+            start, end, resolution, [], {f: np.zeros(0) for f in CONTAINER_FIELDS}, np.zeros(0), np.zeros(0),
+            [], {f: np.zeros(0) for f in NODE_FIELDS}, Meta(),
+        )
+
+    @staticmethod
+    def merge(parts: list["Inputs"]) -> "Inputs":
+        """Sum inputs of consecutive chunks of one window (vectorized group-by on the keys)."""
+        if len(parts) == 1:
+            return parts[0]
+        keys_all = [k for p in parts for k in p.keys]
+        index: dict[tuple, int] = {}
+        inv = np.fromiter((index.setdefault(k, len(index)) for k in keys_all), dtype=np.int64, count=len(keys_all))
+        n = len(index)
+        values = {
+            f: np.bincount(inv, weights=np.concatenate([p.values[f] for p in parts]), minlength=n)
+            for f in CONTAINER_FIELDS
+        }
+        first = np.full(n, np.inf)
+        last = np.full(n, -np.inf)
+        np.minimum.at(first, inv, np.concatenate([p.first for p in parts]))
+        np.maximum.at(last, inv, np.concatenate([p.last for p in parts]))
+        nodes_all = [k for p in parts for k in p.nodes]
+        nindex: dict[str, int] = {}
+        ninv = np.fromiter((nindex.setdefault(k, len(nindex)) for k in nodes_all), dtype=np.int64, count=len(nodes_all))
+        node_values = {
+            f: np.bincount(ninv, weights=np.concatenate([p.node_values[f] for p in parts]), minlength=len(nindex))
+            for f in NODE_FIELDS
+        }
+        meta = Meta()
+        for p in parts:
+            meta.update(p.meta)
+        return Inputs(parts[0].start, parts[-1].end, parts[0].resolution, list(index), values, first, last, list(nindex), node_values, meta)
+
+
+def _labels(s: Series, prefix: str = "label_") -> dict[str, str]:
+    return {k[len(prefix):]: v for k, v in s.labels.items() if k.startswith(prefix)}
+
+
+class InputQueries:
+    """The PromQL for one chunk; `t` is its last step, `rng` the subquery range."""
+
+    def __init__(self, resolution: float):
+        self.res = int(resolution)
+        self.inner = f"{self.res - 1}s"
+
+    def running(self) -> str:
+        return f"(max by ({BY}) (max_over_time(kube_pod_container_status_running{{{NOT_POD}}}[{self.inner}])) == 1)"
+
+    def request(self, resource: str) -> str:
+        unit = "core" if resource == "cpu" else "byte"
+        return (
+            f'max by ({BY}) (max_over_time(kube_pod_container_resource_requests'
+            f'{{resource="{resource}", unit="{unit}", {NOT_POD}}}[{self.inner}]))'
+        )
+
+    def usage(self, resource: str) -> str:
+        if resource == "cpu":
+            return f"max by ({BY}) (irate(container_cpu_usage_seconds_total{{{NOT_POD}}}[{2 * self.res}s]))"
+        return f"max by ({BY}) (max_over_time(container_memory_working_set_bytes{{{NOT_POD}}}[{self.inner}]))"
+
+    def allocated(self, resource: str) -> str:
+        req, use = self.request(resource), self.usage(resource)
+        return f"((({req}) >= ({use})) or ({use}) or ({req}))"
+
+    def container_queries(self, rng: str) -> dict[str, str]:
+        run = self.running()
+        gated = lambda expr: f"sum_over_time((({expr}) and on({BY}) {run})[{rng}:{self.res}s])"  # noqa: E731
+        return {
+            "steps": f"count_over_time({run}[{rng}:{self.res}s])",
+            "first": f"min_over_time(timestamp({run})[{rng}:{self.res}s])",
+            "last": f"max_over_time(timestamp({run})[{rng}:{self.res}s])",
+            "cpu_alloc": gated(self.allocated("cpu")),
+            "cpu_req": gated(self.request("cpu")),
+            "cpu_use": gated(self.usage("cpu")),
+            "ram_alloc": gated(self.allocated("memory")),
+            "ram_req": gated(self.request("memory")),
+            "ram_use": gated(self.usage("memory")),
+        }
+
+    def node_queries(self, rng: str) -> dict[str, str]:
+        def cap(resource: str, unit: str) -> str:
+            return (
+                f"sum_over_time((max by (node) (max_over_time(kube_node_status_capacity"
+                f'{{resource="{resource}", unit="{unit}"}}[{self.inner}])))[{rng}:{self.res}s])'
+            )
+
+        return {
+            "steps": f"count_over_time((max by (node) (max_over_time(kube_node_status_capacity{{resource=\"cpu\"}}[{self.inner}])))[{rng}:{self.res}s])",
+            "cpu_cap": cap("cpu", "core"),
+            "ram_cap": cap("memory", "byte"),
+        }
+
+    @staticmethod
+    def meta_queries(rng: str) -> dict[str, str]:
+        return {
+            "pod_info": f"last_over_time(kube_pod_info[{rng}])",
+            "pod_labels": f"last_over_time(kube_pod_labels[{rng}])",
+            "pod_annotations": f"last_over_time(kube_pod_annotations[{rng}])",
+            "pod_owner": f"last_over_time(kube_pod_owner[{rng}])",
+            "rs_owner": f"last_over_time(kube_replicaset_owner[{rng}])",
+            "ns_labels": f"last_over_time(kube_namespace_labels[{rng}])",
+            "node_labels": f"last_over_time(kube_node_labels[{rng}])",
+            "node_cpu_price": f"avg by (node) (avg_over_time(node_cpu_hourly_cost[{rng}]))",
+            "node_ram_price": f"avg by (node) (avg_over_time(node_ram_hourly_cost[{rng}]))",
+        }
+
+
+def steps_in(start: float, end: float, res: float) -> tuple[float, float] | None:
+    """First and last step timestamps (multiples of `res`) in [start, end), or None."""
+    first = math.ceil(start / res) * res
+    last = math.ceil(end / res) * res - res
+    return (first, last) if last >= first else None
+
+
+async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolution: float) -> Inputs:
+    span = steps_in(start, end, resolution)
+    if span is None:
+        return Inputs.empty(start, end, resolution)
+    first, t = span
+    rng = f"{int(t - first + resolution - 1)}s"
+    q = InputQueries(resolution)
+    cq, nq, mq = q.container_queries(rng), q.node_queries(rng), q.meta_queries(rng)
+    names = list(cq) + [f"node:{k}" for k in nq] + [f"meta:{k}" for k in mq]
+    exprs = list(cq.values()) + list(nq.values()) + list(mq.values())
+    results = dict(zip(names, await asyncio.gather(*(client.query(e, t) for e in exprs))))
+
+    index: dict[tuple[str, str, str], int] = {}
+    for s in results["steps"]:
+        index.setdefault(tuple(s.labels.get(k, "") for k in KEY), len(index))
+    n = len(index)
+
+    def column(name: str, fill: float = 0.0) -> np.ndarray:
+        out = np.full(n, fill)
+        for s in results[name]:
+            i = index.get(tuple(s.labels.get(k, "") for k in KEY))
+            if i is not None and math.isfinite(s.value):
+                out[i] = s.value
+        return out
+
+    values = {f: column(f) for f in CONTAINER_FIELDS}
+    first_ts = column("first", np.inf)
+    last_ts = column("last", -np.inf) + resolution
+
+    nindex: dict[str, int] = {}
+    for s in results["node:steps"]:
+        nindex.setdefault(s.labels.get("node", ""), len(nindex))
+    node_values = {}
+    for f in NODE_FIELDS:
+        arr = np.zeros(len(nindex))
+        for s in results[f"node:{f}"]:
+            i = nindex.get(s.labels.get("node", ""))
+            if i is not None and math.isfinite(s.value):
+                arr[i] = s.value
+        node_values[f] = arr
+
+    meta = Meta()
+    for s in results["meta:pod_info"]:
+        if s.labels.get("node"):
+            meta.pod_node[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = s.labels["node"]
+    for s in results["meta:pod_labels"]:
+        meta.pod_labels[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = _labels(s)
+    for s in results["meta:pod_annotations"]:
+        meta.pod_annotations[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = _labels(s, "annotation_")
+    for s in results["meta:pod_owner"]:
+        kind, name = s.labels.get("owner_kind", ""), s.labels.get("owner_name", "")
+        if kind and kind != "<none>" and name and name != "<none>":
+            meta.pod_owner[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = (kind, name)
+    for s in results["meta:rs_owner"]:
+        kind, name = s.labels.get("owner_kind", ""), s.labels.get("owner_name", "")
+        if kind and kind != "<none>" and name and name != "<none>":
+            meta.replicaset_owner[(s.labels.get("namespace", ""), s.labels.get("replicaset", ""))] = (kind, name)
+    for s in results["meta:ns_labels"]:
+        meta.namespace_labels[s.labels.get("namespace", "")] = _labels(s)
+    for s in results["meta:node_labels"]:
+        meta.node_labels[s.labels.get("node", "")] = _labels(s)
+    for s in results["meta:node_cpu_price"]:
+        if math.isfinite(s.value):
+            meta.node_cpu_price[s.labels.get("node", "")] = s.value
+    for s in results["meta:node_ram_price"]:
+        if math.isfinite(s.value):
+            meta.node_ram_price[s.labels.get("node", "")] = s.value
+    return Inputs(start, end, resolution, list(index), values, first_ts, last_ts, list(nindex), node_values, meta)
+
+
+async def fetch(
+    client: PrometheusClient, start: float, end: float, resolution: float = 60.0, chunk: float = DEFAULT_CHUNK
+) -> Inputs:
+    """All inputs for [start, end), fetched in chunks of at most `chunk` seconds and summed."""
+    bounds = []
+    t = start
+    while t < end:
+        bounds.append((t, min(t + chunk, end)))
+        t += chunk
+    if not bounds:
+        return Inputs.empty(start, end, resolution)
+    parts = await asyncio.gather(*(fetch_chunk(client, a, b, resolution) for a, b in bounds))
+    return Inputs.merge(list(parts))
