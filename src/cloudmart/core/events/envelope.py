@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 TOPIC_ORDERS = "cloudmart.orders"
 TOPIC_INVENTORY = "cloudmart.inventory"
 TOPIC_PAYMENTS = "cloudmart.payments"
+# Dead-letter records of events a consumer could not apply (written through the outbox).
+TOPIC_DEADLETTER = "cloudmart.deadletter"
+SAGA_TOPICS = (TOPIC_ORDERS, TOPIC_INVENTORY, TOPIC_PAYMENTS)
 
 # Event type -> topic. Kafka key is always the order id (the event's subject) for per-order ordering.
 TOPIC_OF = {
@@ -26,6 +29,7 @@ TOPIC_OF = {
     "payment.succeeded": TOPIC_PAYMENTS,
     "payment.failed": TOPIC_PAYMENTS,
     "payment.refunded": TOPIC_PAYMENTS,
+    "deadletter": TOPIC_DEADLETTER,
 }
 
 
