@@ -837,3 +837,55 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
         steps.append(Step(now, load, new, len(ready_pods), desired_metric, readings, reason,
                           new * per_pod_hour * step_hours))
     return SimulationResult(hpa, workload, steps, config.sync_period, prices)
+
+
+# --------------------------------------------------------------------------- history from Prometheus
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, field: str = "window") -> int:
+    """"7d", "24h", "90m", "3600s" → seconds."""
+    text = text.strip()
+    if len(text) < 2 or text[-1] not in _DURATION_UNITS or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+        raise ManifestError(field, f"must be a positive duration like 7d, 24h or 90m, got {text!r}")
+    return int(text[:-1]) * _DURATION_UNITS[text[-1]]
+
+
+def pod_regex(workload: Workload) -> str:
+    """Pods of a Deployment are `<name>-<replicaset hash>-<pod hash>`; of a StatefulSet `<name>-<ordinal>`."""
+    if workload.kind == "StatefulSet":
+        return f"{workload.name}-[0-9]+"
+    return f"{workload.name}-[a-z0-9]+-[a-z0-9]+"
+
+
+async def profile_from_prometheus(client: Any, workload: Workload, window: str, end: float | None = None,
+                                  step: int = 60) -> LoadProfile:
+    """A load profile from a workload's history: load = its total CPU usage in cores (so each
+    ready pod uses load ÷ ready pods), memory = its average per-pod working set."""
+    import time
+
+    seconds = parse_duration(window)
+    end = float(end if end is not None else time.time())
+    end -= end % step
+    start = end - seconds
+    selector = (f'namespace="{workload.namespace}",pod=~"{pod_regex(workload)}",'
+                f'container!="",container!="POD"')
+    cpu = await client.query_range(
+        f"sum(rate(container_cpu_usage_seconds_total{{{selector}}}[5m]))", start, end, step)
+    mem = await client.query_range(
+        f"avg(sum by (pod) (container_memory_working_set_bytes{{{selector}}}))", start, end, step)
+    if not cpu or not len(cpu[0].values):
+        raise ManifestError("prometheus", f"no CPU usage history for {workload.kind} {workload.key} in the last {window}")
+    series = cpu[0]
+    mem_values = [float(v) for v in mem[0].values] if mem and len(mem[0].values) else []
+    mem_values.sort()
+    mem_median = mem_values[len(mem_values) // 2] if mem_values else 0.0
+    points = [{"t": float(t) - float(series.timestamps[0]), "load": max(0.0, float(v))}
+              for t, v in zip(series.timestamps, series.values, strict=True) if math.isfinite(float(v))]
+    doc = {
+        "maxGapSeconds": 900,
+        "usage": {"cpu": {"base": 0, "perUnit": 1}, "memory": {"base": mem_median, "perUnit": 0}},
+        "points": points,
+    }
+    return parse_load_profile(doc)

@@ -1,7 +1,133 @@
 """`cloudmart cost rightsize|predict` and `cloudmart hpa simulate`."""
 
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from cloudmart.finops import hpa as hpa_sim
+from cloudmart.finops.manifests import ManifestError, load_documents
+
+console = Console()
+err_console = Console(stderr=True)
+
+BLOCKS = "▁▂▃▄▅▆▇█"
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _print_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def sparkline(values: list[float], width: int = 72) -> str:
+    """Replica counts over time as one line of block characters (each char = max of its bucket)."""
+    if not values:
+        return ""
+    bucket = max(1, -(-len(values) // width))
+    points = [max(values[i:i + bucket]) for i in range(0, len(values), bucket)]
+    lo, hi = min(points), max(points)
+    span = (hi - lo) or 1
+    return "".join(BLOCKS[int((v - lo) / span * (len(BLOCKS) - 1))] for v in points)
+
+
+def _load_yaml_file(path: Path, what: str):
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise _fail(f"{what} {path}: cannot read ({exc.strerror})") from exc
+    try:
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise _fail(f"{what} {path}: invalid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from exc
+
+
+def _prices(price_sheet: Path | None) -> hpa_sim.Prices:
+    if price_sheet is None:
+        return hpa_sim.Prices()
+    from cloudmart.finops.pricing import PriceSheet, PriceSheetError
+
+    try:
+        sheet = PriceSheet.load(price_sheet)
+    except PriceSheetError as exc:
+        raise _fail(str(exc)) from exc
+    return hpa_sim.Prices(sheet.cpu, sheet.ram)
+
+
+def simulate_command(
+    manifests: Annotated[list[Path], typer.Argument(help="YAML files holding the HPA and its Deployment")],
+    load: Annotated[Path | None, typer.Option("--load", "-l", help="load profile file (docs/hpa-simulator.md)")] = None,
+    prometheus: Annotated[str | None, typer.Option(help="build the load profile from this Prometheus' history")] = None,
+    window: Annotated[str, typer.Option(help="history window with --prometheus, e.g. 7d, 24h")] = "7d",
+    end: Annotated[float | None, typer.Option(help="end of the history window (unix seconds; default now)")] = None,
+    initial_replicas: Annotated[int | None, typer.Option(min=0, help="replicas at t=0 (default: the Deployment's)")] = None,
+    sync_period: Annotated[int, typer.Option(min=1, help="controller sync period, seconds")] = 15,
+    tolerance: Annotated[float, typer.Option(min=0.0, help="controller tolerance")] = 0.1,
+    price_sheet: Annotated[Path | None, typer.Option(help="YAML/JSON price sheet (default: Kubecost's)")] = None,
+    every: Annotated[int, typer.Option(min=1, help="with --json: keep every Nth step of the timeline")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+) -> None:
+    """Replay the Kubernetes HPA controller over a load profile: replicas and cost over time."""
+    if (load is None) == (prometheus is None):
+        raise _fail("give exactly one of --load FILE or --prometheus URL")
+    docs = []
+    try:
+        for path in manifests:
+            docs.extend(load_documents(path))
+        hpa, workload = hpa_sim.find_objects(docs, ", ".join(str(m) for m in manifests))
+        if load is not None:
+            profile = hpa_sim.parse_load_profile(_load_yaml_file(load, "load profile"))
+        else:
+            profile = asyncio.run(_profile_from_prometheus(prometheus, workload, window, end))
+    except ManifestError as exc:
+        raise _fail(str(exc)) from exc
+    config = hpa_sim.ControllerConfig(sync_period=sync_period, tolerance=tolerance)
+    result = hpa_sim.simulate(hpa, workload, profile, config, _prices(price_sheet), initial_replicas)
+    if as_json:
+        _print_json(result.to_json(every))
+        return
+    table = Table(title=f"HPA {hpa.namespace}/{hpa.name} → {workload.kind}/{workload.name}: scale events")
+    for col in ("t (s)", "load", "replicas", "ready", "proposal", "metrics", "reason"):
+        table.add_column(col, justify="right" if col not in ("metrics", "reason") else "left")
+    previous = None
+    for s in result.steps:
+        if s.replicas == previous:
+            continue
+        metrics = ", ".join(f"{k}={'?' if v is None else v}" for k, v in s.readings.items())
+        table.add_row(f"{s.t:g}", f"{s.load:g}", str(s.replicas), str(s.ready),
+                      "-" if s.desired is None else str(s.desired), metrics, s.reason)
+        previous = s.replicas
+    console.print(table)
+    summary = result.summary()
+    console.print(f"replicas {sparkline(result.replicas)}  ({summary['minReplicas']}–{summary['maxReplicas']}, "
+                  f"avg {summary['avgReplicas']})")
+    console.print(f"cost {summary['totalCost']:.5f} over {summary['hours']:g} h "
+                  f"→ {summary['monthlyCost']:.2f}/month; proposals above maxReplicas in {summary['atMaxSteps']} steps")
+
+
+async def _profile_from_prometheus(url: str, workload, window: str, end: float | None):
+    from cloudmart.finops.prometheus import PrometheusClient, PrometheusError
+
+    try:
+        async with PrometheusClient(url) as client:
+            return await hpa_sim.profile_from_prometheus(client, workload, window, end)
+    except PrometheusError as exc:
+        raise _fail(str(exc), 1) from exc
 
 
 def register(cost_app: typer.Typer, root: typer.Typer) -> None:
     """Add the optimization commands to the `cost` group and an `hpa` group to the root."""
+    hpa_app = typer.Typer(help="Horizontal pod autoscaler simulation.", no_args_is_help=True)
+    hpa_app.command("simulate")(simulate_command)
+    root.add_typer(hpa_app, name="hpa")
