@@ -2,5 +2,7 @@
 
 pytest_plugins = [
     "fixtures.servers",
+    "fixtures.kafka",
+    "fixtures.smtp",
     "fixtures.redis",
 ]
