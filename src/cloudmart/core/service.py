@@ -58,3 +58,6 @@ class ServiceSpec:
     # Called once at start-up after migrations (e.g. load keys, warm caches) and for demo data.
     on_startup: Callable[[ServiceContext], Awaitable[None]] | None = None
     seed_demo: Callable[[ServiceContext], Awaitable[dict[str, Any]]] | None = None
+    # Long-running loops started (and cancelled on shutdown) by the event runtime, e.g. the
+    # notification delivery worker that retries e-mail with backoff.
+    workers: Sequence[Callable[[ServiceContext], Awaitable[None]]] = ()
