@@ -1,7 +1,115 @@
 """`cloudmart up` (embedded, all services) and `cloudmart serve <service>` (distributed)."""
 
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from cloudmart.core.config import Settings
+from cloudmart.core.logging import configure_logging
+
+console = Console()
+err = Console(stderr=True)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus CLI overrides (given by their env-var names)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e["loc"]) or "settings"
+            err.print(f"[red]configuration error[/red] {where}: {e['msg']}")
+        raise typer.Exit(2) from None
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            err.print(f"[red]error[/red] cannot listen on {host}:{port} ({exc.strerror}); choose another with --port")
+            raise typer.Exit(1) from None
+
+
+async def _serve(app: Any, host: str, port: int, on_started: Any = None) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    if on_started is not None:
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.05)
+        if server.started:
+            on_started()
+    await serving
+    if not server.started:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add the runtime commands to the root app (owned by the foundation work)."""
+
+    @app.command()
+    def up(
+        port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080)", min=1, max=65535)] = None,
+        host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
+        data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite files and keys live (default .cloudmart)")] = None,
+        seed: Annotated[bool, typer.Option(help="Seed the demo catalog and the admin account")] = True,
+    ) -> None:
+        """Run every CloudMart service in one process on one port (SQLite, no servers needed)."""
+        settings = load_settings(
+            CLOUDMART_MODE="embedded",
+            CLOUDMART_PORT=port,
+            CLOUDMART_HOST=host,
+            CLOUDMART_DATA_DIR=str(data_dir) if data_dir else None,
+        )
+        configure_logging(settings.log_level)
+        ensure_port_free(settings.host, settings.port)
+        from cloudmart.local import EmbeddedApp, banner
+
+        embedded = EmbeddedApp(settings, seed=seed)
+        if not embedded.apps:
+            err.print("[red]error[/red] no service is available to run")
+            raise typer.Exit(1)
+        shown_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+        base_url = f"http://{shown_host}:{settings.port}"
+        asyncio.run(_serve(embedded, settings.host, settings.port, lambda: console.print(banner(settings, embedded, base_url), highlight=False)))
+
+    @app.command()
+    def serve(
+        service: Annotated[str | None, typer.Argument(help="users | products | orders | payments | notifications (default: SERVICE_NAME)")] = None,
+        port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080)", min=1, max=65535)] = None,
+        host: Annotated[str | None, typer.Option(help="Address to bind (default CLOUDMART_HOST or 127.0.0.1)")] = None,
+    ) -> None:
+        """Run one service against PostgreSQL, Redis and Kafka (distributed mode)."""
+        from cloudmart.services.registry import ServiceNotAvailable, canonical_name, load_spec
+
+        settings = load_settings(CLOUDMART_MODE="distributed", CLOUDMART_PORT=port, CLOUDMART_HOST=host)
+        name = service or settings.service_name
+        try:
+            spec = load_spec(canonical_name(name))
+        except ServiceNotAvailable as exc:
+            err.print(f"[red]error[/red] {exc}")
+            raise typer.Exit(2) from None
+        configure_logging(settings.log_level)
+        ensure_port_free(settings.host, settings.port)
+        from cloudmart.core.runtime import create_distributed_app
+
+        application = create_distributed_app(settings, spec)
+        asyncio.run(
+            _serve(
+                application,
+                settings.host,
+                settings.port,
+                lambda: err.print(f"{spec.title} listening on http://{settings.host}:{settings.port}"),
+            )
+        )

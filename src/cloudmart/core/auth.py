@@ -268,3 +268,14 @@ def build_token_verifier(settings: Settings, keys: KeyStore | None = None) -> To
         url = settings.jwks_url or settings.user_service_url.rstrip("/") + "/.well-known/jwks.json"
         jwks = JwksClient(url)
     return TokenVerifier(settings, keys=keys, jwks=jwks)
+
+
+def signing_keys(settings: Settings) -> KeyStore:
+    """user-service's keys: the mounted JWT_KEYS_DIR (must hold a private key), else generated
+    and persisted under data_dir/keys."""
+    if settings.jwt_keys_dir is not None:
+        keys = KeyStore.load(settings.jwt_keys_dir)
+        if keys.active_kid is None:
+            raise ValueError(f"JWT_KEYS_DIR {settings.jwt_keys_dir} holds no private key to sign with")
+        return keys
+    return KeyStore.load_or_create(settings.data_dir / "keys")

@@ -143,7 +143,11 @@ def _field_of(loc: tuple[Any, ...]) -> str:
 
 def validation_problem(exc: RequestValidationError) -> ProblemError:
     errors = [
-        {"field": _field_of(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid"), "type": e.get("type")}
+        {
+            "field": _field_of(tuple(e.get("loc", ()))),
+            "message": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+            "type": e.get("type"),
+        }
         for e in exc.errors()
     ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"

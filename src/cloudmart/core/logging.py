@@ -39,6 +39,7 @@ def configure_logging(level: str = "info", *, stream=None) -> None:
         logging.getLogger(name).propagate = True
     # Access lines duplicate our own request log.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
