@@ -126,8 +126,65 @@ async def _profile_from_prometheus(url: str, workload, window: str, end: float |
         raise _fail(str(exc), 1) from exc
 
 
+def _predict_prices(price_sheet: Path | None):
+    from cloudmart.finops.predict import PredictPrices
+
+    if price_sheet is None:
+        return PredictPrices()
+    from cloudmart.finops.pricing import PriceSheet, PriceSheetError
+
+    try:
+        sheet = PriceSheet.load(price_sheet)
+    except PriceSheetError as exc:
+        raise _fail(str(exc)) from exc
+    return PredictPrices(sheet.cpu, sheet.ram, sheet.gpu, sheet.storage)
+
+
+def predict_command(
+    path: Annotated[Path, typer.Argument(help="a YAML file, a directory of YAML, or a kustomize overlay")],
+    price_sheet: Annotated[Path | None, typer.Option(help="YAML/JSON price sheet (default: Kubecost's)")] = None,
+    daemonset_nodes: Annotated[int, typer.Option(min=0, help="nodes a DaemonSet runs on")] = 3,
+    builtin: Annotated[bool, typer.Option(help="resolve kustomizations without the kustomize binary")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the prediction as JSON")] = False,
+) -> None:
+    """Monthly cost of each workload in manifests at min, current and max replicas (offline)."""
+    from cloudmart.finops.predict import load_manifests, predict
+
+    try:
+        docs = load_manifests(path, use_binary=not builtin)
+        result = predict(docs, _predict_prices(price_sheet), daemonset_nodes=daemonset_nodes, source=str(path))
+    except ManifestError as exc:
+        raise _fail(str(exc)) from exc
+    if not result.workloads:
+        raise _fail(f"{path}: no workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet, PVC) found")
+    if as_json:
+        _print_json(result.to_json())
+        return
+    table = Table(title=f"Predicted monthly cost: {path}")
+    for col in ("namespace", "workload", "HPA", "replicas min/cur/max", "CPU/pod", "RAM/pod",
+                "min", "current", "max"):
+        table.add_column(col, justify="right" if col in ("min", "current", "max", "CPU/pod", "RAM/pod") else "left")
+    for w in result.workloads:
+        r = w.replicas
+        table.add_row(w.namespace, f"{w.kind}/{w.name}", w.hpa or "-", f"{r['min']}/{r['current']}/{r['max']}",
+                      f"{w.pod.cpu_cores * 1000:g}m", f"{w.pod.ram_bytes / 2**20:g}Mi",
+                      *(f"{w.monthly[k]['total']:.2f}" for k in ("min", "current", "max")))
+    console.print(table)
+    ns_table = Table(title="By namespace (monthly)")
+    for col in ("namespace", "min", "current", "max"):
+        ns_table.add_column(col, justify="left" if col == "namespace" else "right")
+    for ns, c in sorted(result.by_namespace().items()):
+        ns_table.add_row(ns, *(f"{c[k]:.2f}" for k in ("min", "current", "max")))
+    total = result.total()
+    ns_table.add_row("[bold]total[/]", *(f"[bold]{total[k]:.2f}[/]" for k in ("min", "current", "max")))
+    console.print(ns_table)
+    for w in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+
+
 def register(cost_app: typer.Typer, root: typer.Typer) -> None:
     """Add the optimization commands to the `cost` group and an `hpa` group to the root."""
+    cost_app.command("predict")(predict_command)
     hpa_app = typer.Typer(help="Horizontal pod autoscaler simulation.", no_args_is_help=True)
     hpa_app.command("simulate")(simulate_command)
     root.add_typer(hpa_app, name="hpa")
