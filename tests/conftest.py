@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.kafka",
     "fixtures.smtp",
     "fixtures.redis",
+    "fixtures.postgres",
 ]
