@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -447,11 +448,21 @@ async def compute_sets(
     step: float | None = None,
     accumulate_sets: bool = False,
     resolution: float = 60.0,
+    timings: dict[str, float] | None = None,
 ) -> list[tuple[Window, dict[str, Allocation]]]:
-    """One allocation set per step of the window (or one for the whole window)."""
+    """One allocation set per step of the window (or one for the whole window).
+
+    `timings`, when given, receives the wall seconds spent fetching from Prometheus
+    (`prometheus`) and computing (`engine`).
+    """
     windows = window.split(step) if step else [window]
+    t0 = time.perf_counter()
     fetched = await asyncio.gather(*(fetch(client, w.start, w.end, resolution) for w in windows))
+    t1 = time.perf_counter()
     sets = [(w, engine.compute(inputs, q, w)) for w, inputs in zip(windows, fetched)]
     if accumulate_sets and len(sets) > 1:
-        return [(window, accumulate([s for _, s in sets]))]
+        sets = [(window, accumulate([s for _, s in sets]))]
+    if timings is not None:
+        timings["prometheus"] = timings.get("prometheus", 0.0) + t1 - t0
+        timings["engine"] = timings.get("engine", 0.0) + time.perf_counter() - t1
     return sets

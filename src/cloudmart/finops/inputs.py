@@ -116,32 +116,40 @@ class InputQueries:
         self.res = int(resolution)
         self.inner = f"{self.res - 1}s"
 
+    # Aggregations are the costly part of evaluating a subquery step, so per-step expressions
+    # stay on raw series wherever possible and duplicates (e.g. two kube-state-metrics
+    # replicas) are collapsed once, after the window sums, by `max by`.
     def running(self) -> str:
-        return f"(max by ({BY}) (max_over_time(kube_pod_container_status_running{{{NOT_POD}}}[{self.inner}])) == 1)"
+        return f"(max_over_time(kube_pod_container_status_running{{{NOT_POD}}}[{self.inner}]) == 1)"
 
     def request(self, resource: str) -> str:
         unit = "core" if resource == "cpu" else "byte"
         return (
-            f'max by ({BY}) (max_over_time(kube_pod_container_resource_requests'
-            f'{{resource="{resource}", unit="{unit}", {NOT_POD}}}[{self.inner}]))'
+            f"max_over_time(kube_pod_container_resource_requests"
+            f'{{resource="{resource}", unit="{unit}", {NOT_POD}}}[{self.inner}])'
         )
 
     def usage(self, resource: str) -> str:
         if resource == "cpu":
-            return f"max by ({BY}) (irate(container_cpu_usage_seconds_total{{{NOT_POD}}}[{2 * self.res}s]))"
-        return f"max by ({BY}) (max_over_time(container_memory_working_set_bytes{{{NOT_POD}}}[{self.inner}]))"
+            return f"irate(container_cpu_usage_seconds_total{{{NOT_POD}}}[{2 * self.res}s])"
+        return f"max_over_time(container_memory_working_set_bytes{{{NOT_POD}}}[{self.inner}])"
 
     def allocated(self, resource: str) -> str:
-        req, use = self.request(resource), self.usage(resource)
-        return f"((({req}) >= ({use})) or ({use}) or ({req}))"
+        # request and usage series never share a label set, so `or` keeps both and the
+        # aggregation takes max(request, usage) per container at each step
+        return f"max by ({BY}) ({self.request(resource)} or {self.usage(resource)})"
 
     def container_queries(self, rng: str) -> dict[str, str]:
         run = self.running()
-        gated = lambda expr: f"sum_over_time((({expr}) and on({BY}) {run})[{rng}:{self.res}s])"  # noqa: E731
+        sub = f"[{rng}:{self.res}s]"
+
+        def gated(expr: str) -> str:
+            return f"max by ({BY}) (sum_over_time(({expr} and on({BY}) {run}){sub}))"
+
         return {
-            "steps": f"count_over_time({run}[{rng}:{self.res}s])",
-            "first": f"min_over_time(timestamp({run})[{rng}:{self.res}s])",
-            "last": f"max_over_time(timestamp({run})[{rng}:{self.res}s])",
+            "steps": f"max by ({BY}) (count_over_time({run}{sub}))",
+            "first": f"min by ({BY}) (min_over_time(timestamp({run}){sub}))",
+            "last": f"max by ({BY}) (max_over_time(timestamp({run}){sub}))",
             "cpu_alloc": gated(self.allocated("cpu")),
             "cpu_req": gated(self.request("cpu")),
             "cpu_use": gated(self.usage("cpu")),

@@ -74,7 +74,8 @@ class PrometheusClient:
         self.backoff = backoff
         self.max_points = max_points
         self.stats = QueryStats()
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self._semaphore: asyncio.Semaphore | None = None
         self._client = httpx.AsyncClient(base_url=self.url, timeout=timeout, transport=transport)
 
     async def aclose(self) -> None:
@@ -91,21 +92,23 @@ class PrometheusClient:
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-            t0 = _time.perf_counter()
-            try:
-                async with self._semaphore:
+            if self._semaphore is None:
+                self._semaphore = asyncio.Semaphore(self.concurrency)
+            async with self._semaphore:
+                t0 = _time.perf_counter()
+                try:
                     resp = await self._client.post(path, data=params)
-            except httpx.TimeoutException:
-                last = f"timed out after {self.timeout:g}s"
-                continue
-            except httpx.HTTPError as e:
-                last = f"unreachable ({type(e).__name__}: {e or 'connection failed'})"
-                continue
-            finally:
-                elapsed = _time.perf_counter() - t0
-                self.stats.seconds += elapsed
-                self.stats.queries += 1
-                self.stats.per_query.append((params.get("query", ""), elapsed))
+                except httpx.TimeoutException:
+                    last = f"timed out after {self.timeout:g}s"
+                    continue
+                except httpx.HTTPError as e:
+                    last = f"unreachable ({type(e).__name__}: {e or 'connection failed'})"
+                    continue
+                finally:
+                    elapsed = _time.perf_counter() - t0
+                    self.stats.seconds += elapsed
+                    self.stats.queries += 1
+                    self.stats.per_query.append((params.get("query", ""), elapsed))
             if resp.status_code >= 500:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
                 continue
