@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "fixtures.servers",
+    "fixtures.deploy",
     "fixtures.kafka",
     "fixtures.smtp",
     "fixtures.redis",
