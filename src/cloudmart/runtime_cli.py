@@ -25,7 +25,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"]) or "settings"
-            err.print(f"[red]configuration error[/red] {where}: {e['msg']}")
+            message = str(e["msg"]).removeprefix("Value error, ")
+            err.print(f"[red]configuration error[/red] {where}: {message}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -35,7 +36,7 @@ def ensure_port_free(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            err.print(f"[red]error[/red] cannot listen on {host}:{port} ({exc.strerror}); choose another with --port")
+            err.print(f"[red]error[/red] cannot listen on {host}:{port} ({exc.strerror}); choose another with --port", soft_wrap=True)
             raise typer.Exit(1) from None
 
 
@@ -98,7 +99,7 @@ def register(app: typer.Typer) -> None:
         try:
             spec = load_spec(canonical_name(name))
         except ServiceNotAvailable as exc:
-            err.print(f"[red]error[/red] {exc}")
+            err.print(f"[red]error[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
         configure_logging(settings.log_level)
         ensure_port_free(settings.host, settings.port)
