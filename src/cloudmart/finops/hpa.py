@@ -765,10 +765,43 @@ def pod_hourly_cost(workload: Workload, prices: Prices) -> float:
     return cores * prices.cpu_core_hour + gib * prices.ram_gib_hour
 
 
+def _settled_proposal(hpa: HPASpec, current: int, share: float, profile: LoadProfile,
+                      requests: dict[str, int], config: ControllerConfig):
+    """replicas_for_metrics when every pod is running, ready, past CPU initialization and has
+    metrics: all pods report the same usage, so the sums reduce to one pod's numbers."""
+    best = -1
+    invalid = 0
+    readings: dict[str, int | None] = {}
+    first_error = ""
+    for m in hpa.metrics:
+        model = profile.usage.get(m.resource)
+        if model is None:
+            invalid += 1
+            readings[m.label] = None
+            first_error = first_error or f"{m.resource}: did not receive metrics for targeted pods (pods might be unready)"
+            continue
+        value = int(math.ceil(model.base + model.per_unit * share))
+        if m.type == "Utilization":
+            reading = (current * value * 100) // (current * requests[m.resource])
+        else:
+            reading = value
+        ratio = reading / m.value
+        replicas = current if abs(1.0 - ratio) <= config.tolerance else math.ceil(ratio * current)
+        readings[m.label] = reading
+        best = max(best, replicas)
+    if invalid >= len(hpa.metrics) or (invalid > 0 and best < current):
+        return None, readings, first_error
+    return best, readings, first_error
+
+
 def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
              config: ControllerConfig | None = None, prices: Prices | None = None,
-             initial_replicas: int | None = None) -> SimulationResult:
-    """Run the controller every sync period from t=0 to the profile's duration."""
+             initial_replicas: int | None = None, *, fast: bool = True) -> SimulationResult:
+    """Run the controller every sync period from t=0 to the profile's duration.
+
+    `fast` takes a shortcut, with identical results, while every pod is settled (see
+    `_settled_proposal`); `fast=False` builds every pod's view at every sync.
+    """
     config = config or ControllerConfig()
     prices = prices or Prices()
     controller = HPAController(hpa, config)
@@ -784,15 +817,21 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
     serial = 0
     long_ago = -10 * 24 * 3600.0
     pods: list[SimPod] = []
+    settled_at = long_ago  # from then on every current pod is settled
+    shortcut = fast and all(
+        m.type != "Utilization" or requests.get(m.resource, 0) > 0 for m in hpa.metrics)
 
     def add_pod(now: float, settled: bool) -> None:
-        nonlocal serial
+        nonlocal serial, settled_at
         serial += 1
         if settled:
             pods.append(SimPod(f"pod-{serial}", long_ago, long_ago, long_ago, long_ago))
         else:
             start = now + life.startup_seconds
-            pods.append(SimPod(f"pod-{serial}", now, start, start + readiness, start + life.metrics_delay_seconds))
+            pod = SimPod(f"pod-{serial}", now, start, start + readiness, start + life.metrics_delay_seconds)
+            pods.append(pod)
+            settled_at = max(settled_at, pod.start + config.cpu_initialization_period, pod.ready_at,
+                             pod.metrics_at)
 
     replicas = workload.replicas if initial_replicas is None else initial_replicas
     for _ in range(replicas):
@@ -804,6 +843,24 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
     for k in range(n):
         now = float(k * config.sync_period)
         load, cursor = profile.load_at(now, cursor)
+        current = len(pods)
+        if shortcut and now >= settled_at and current:
+            desired_metric, readings, error = (None, {}, "")
+            if hpa.min_replicas <= current <= hpa.max_replicas:
+                desired_metric, readings, error = _settled_proposal(hpa, current, load / current, profile,
+                                                                    requests, config)
+            new, reason = controller.reconcile(current, desired_metric, now)
+            if desired_metric is None and error:
+                reason = f"{reason}: {error}"
+            if new > current:
+                for _ in range(new - current):
+                    add_pod(now, settled=False)
+            elif new < current:
+                pods.sort(key=lambda p: -p.created)
+                del pods[: current - new]
+            steps.append(Step(now, load, new, current, desired_metric, readings, reason,
+                              new * per_pod_hour * step_hours))
+            continue
         ready_pods = [p for p in pods if p.start <= now and p.ready_at <= now]
         share = load / len(ready_pods) if ready_pods else 0.0
         views = []
@@ -820,7 +877,6 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
                 start_time=p.start if running else None, ready=is_ready if running else None,
                 ready_transition=(p.ready_at if is_ready else p.start) if running else None,
                 metrics=metrics))
-        current = len(pods)
         desired_metric, readings, error = (None, {}, "")
         if current >= hpa.min_replicas and current <= hpa.max_replicas and current > 0:
             desired_metric, readings, error = replicas_for_metrics(hpa, current, views, now, config)

@@ -184,3 +184,21 @@ def test_simulation_cost_is_replicas_times_pod_price():
     expected = sum(s.replicas for s in result.steps) * pod_hour * 15 / 3600
     assert abs(result.total_cost - expected) < 1e-12
     assert result.to_json(every=10)["summary"]["steps"] == len(result.steps)
+
+
+def test_settled_shortcut_gives_identical_timelines():
+    import math
+    import random
+
+    rng = random.Random(5)
+    points = [{"t": i * 60, "load": round(0.4 + 0.35 * math.sin(i / 30) + rng.random() * 0.3, 3)} for i in range(361)]
+    doc = {"points": points, "usage": {"cpu": {"base": "5m", "perUnit": 1}, "memory": {"base": "70Mi", "perUnit": "20Mi"}},
+           "pods": {"startupSeconds": 20}}
+    profile = parse_load_profile(doc)
+    for name in ("user-service", "product-service", "order-service"):
+        hpa, deploy = find_objects(load_documents(DATA / f"{name}.yaml"))
+        fast = simulate(hpa, deploy, profile)
+        slow = simulate(hpa, deploy, profile, fast=False)
+        assert [(s.replicas, s.desired, s.readings) for s in fast.steps] == \
+               [(s.replicas, s.desired, s.readings) for s in slow.steps]
+        assert fast.summary()["scaleEvents"] > 2
