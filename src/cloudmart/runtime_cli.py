@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -40,11 +44,26 @@ def ensure_port_free(host: str, port: int) -> None:
             raise typer.Exit(1) from None
 
 
-async def _serve(app: Any, host: str, port: int, on_started: Any = None) -> None:
-    import uvicorn
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, but SIGINT/SIGTERM end it with exit status 0 after a graceful shutdown
+    (uvicorn re-raises the signal, which makes Ctrl-C or a pod stop look like a crash)."""
 
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # the event loop's handlers own the signals
+        yield
+
+    def request_exit(self) -> None:
+        if self.should_exit:  # second signal: stop waiting for open connections
+            self.force_exit = True
+        self.should_exit = True
+
+
+async def _serve(app: Any, host: str, port: int, on_started: Any = None) -> None:
     config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_config=None, access_log=False)
-    server = uvicorn.Server(config)
+    server = GracefulServer(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.request_exit)
     serving = asyncio.create_task(server.serve())
     if on_started is not None:
         while not server.started and not serving.done():

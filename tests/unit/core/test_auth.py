@@ -77,7 +77,7 @@ async def test_wrong_issuer_audience_and_missing_claims_are_401(tmp_path, settin
         with pytest.raises(Unauthorized) as info:
             await verifier.verify(token)
         assert word in str(info.value.detail).lower()
-    hs = jwt.encode(base, "secret", algorithm="HS256", headers={"kid": kid})
+    hs = jwt.encode(base, "s" * 40, algorithm="HS256", headers={"kid": kid})
     with pytest.raises(Unauthorized, match="RS256"):
         await verifier.verify(hs)
     no_kid = jwt.encode(base, key, algorithm="RS256")
