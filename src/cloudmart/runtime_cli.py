@@ -109,6 +109,7 @@ def register(app: typer.Typer) -> None:
         service: Annotated[str | None, typer.Argument(help="users | products | orders | payments | notifications (default: SERVICE_NAME)")] = None,
         port: Annotated[int | None, typer.Option(help="Port to listen on (default 8080)", min=1, max=65535)] = None,
         host: Annotated[str | None, typer.Option(help="Address to bind (default CLOUDMART_HOST or 127.0.0.1)")] = None,
+        seed: Annotated[bool, typer.Option(help="Seed the service's demo data at start (idempotent)")] = False,
     ) -> None:
         """Run one service against PostgreSQL, Redis and Kafka (distributed mode)."""
         from cloudmart.services.registry import ServiceNotAvailable, canonical_name, load_spec
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
         ensure_port_free(settings.host, settings.port)
         from cloudmart.core.runtime import create_distributed_app
 
-        application = create_distributed_app(settings, spec)
+        application = create_distributed_app(settings, spec, seed=seed)
         asyncio.run(
             _serve(
                 application,

@@ -97,13 +97,13 @@ def distributed_context(settings: Settings, spec: ServiceSpec) -> ServiceContext
     )
 
 
-def create_distributed_app(settings: Settings, spec: ServiceSpec) -> FastAPI:
+def create_distributed_app(settings: Settings, spec: ServiceSpec, *, seed: bool = False) -> FastAPI:
     ctx = distributed_context(settings, spec)
     runtime = ServiceRuntime(settings, {spec.name: ctx})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await runtime.start()
+        await runtime.start(seed=seed)
         try:
             yield
         finally:

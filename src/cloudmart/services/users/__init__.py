@@ -23,7 +23,11 @@ async def on_startup(ctx: ServiceContext) -> None:
         keys = signing_keys(ctx.settings)
         ctx.tokens = TokenVerifier(ctx.settings, keys=keys)
     ctx.extras["token_issuer"] = TokenIssuer(keys, ctx.settings)
-    ctx.extras.setdefault("passwords", service.Passwords())
+    passwords = ctx.extras.setdefault("passwords", service.Passwords())
+    # Bootstrap admin for distributed deployments (password from a Secret); idempotent.
+    if password := os.environ.get("CLOUDMART_ADMIN_PASSWORD"):
+        async with ctx.db.transaction() as session:
+            await service.ensure_user(session, passwords, ADMIN_EMAIL, password, ["admin", "customer"], "Admin")
 
 
 async def seed_demo(ctx: ServiceContext) -> dict[str, Any]:
