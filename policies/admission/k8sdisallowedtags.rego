@@ -1,4 +1,4 @@
-# Gatekeeper: images are pinned — a tag or digest is required and the tags in
+# Gatekeeper: images are pinned - a tag or digest is required and the tags in
 # parameters.tags (e.g. "latest") are refused.
 package k8sdisallowedtags
 

@@ -1,4 +1,4 @@
-# Gatekeeper: pods run as non-root — runAsNonRoot true on the pod or on every container, and no
+# Gatekeeper: pods run as non-root - runAsNonRoot true on the pod or on every container, and no
 # runAsUser 0 anywhere.
 package k8snonroot
 

@@ -6,7 +6,7 @@ import rego.v1
 
 violation contains {"msg": msg, "details": {"missing_labels": missing}} if {
 	labels := object.get(input.review.object.metadata, "labels", {})
-	provided := {key | some key, value in labels; value != ""}
+	provided := {key | labels[key] != ""}
 	required := {key | some key in input.parameters.labels}
 	missing := required - provided
 	count(missing) > 0
