@@ -48,7 +48,7 @@ class ServiceRuntime:
         self.seeded: dict[str, dict[str, Any]] = {}
 
     async def start(self, *, seed: bool = False) -> None:
-        if self.settings.mode == "embedded" or not self.settings.database_url:
+        if self.settings.mode == "embedded":  # containers run with a read-only root FS
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         for ctx in self.contexts.values():
             await migrate.upgrade(ctx.db, ctx.spec)
