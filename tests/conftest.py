@@ -7,4 +7,5 @@ pytest_plugins = [
     "fixtures.smtp",
     "fixtures.redis",
     "fixtures.postgres",
+    "fixtures.prometheus",
 ]

@@ -22,7 +22,8 @@ from contextlib import asynccontextmanager
 from typing import Callable
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, ORJSONResponse
+import orjson
+from fastapi.responses import JSONResponse, Response
 
 from cloudmart.finops import optimize_api
 from cloudmart.finops.allocation import AggregateError, AllocationQuery, Engine, compute_sets, parse_aggregate
@@ -148,7 +149,7 @@ def create_app(
         yield
         await client.aclose()
 
-    app = FastAPI(title="CloudMart cost analyzer", lifespan=lifespan, default_response_class=ORJSONResponse)
+    app = FastAPI(title="CloudMart cost analyzer", lifespan=lifespan)
     app.state.prometheus = client
     app.state.prometheus_url = client.url
     app.state.pricing = pricing or PriceSheet()
@@ -169,7 +170,7 @@ def create_app(
         args = parse_request(request.query_params, idle_param=idle_param, idle_default=idle_default, now=st.now())
         sets = await compute_sets(st.prometheus, st.engine, **args)
         data = [{name: a.to_json(w) for name, a in sorted(s.items())} for w, s in sets]
-        return {"code": 200, "status": "success", "data": data}
+        return Response(orjson.dumps({"code": 200, "status": "success", "data": data}), media_type="application/json")
 
     @app.get("/model/allocation")
     async def model_allocation(request: Request):
