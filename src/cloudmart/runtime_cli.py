@@ -75,8 +75,60 @@ async def _serve(app: Any, host: str, port: int, on_started: Any = None) -> None
         raise typer.Exit(1)
 
 
+keys_app = typer.Typer(help="user-service's JWT signing keys (RS256, by kid).", no_args_is_help=True)
+
+
+def _keys_dir(keys_dir: Path | None, data_dir: Path | None) -> Path:
+    if keys_dir is not None:
+        return keys_dir
+    settings = load_settings(CLOUDMART_DATA_DIR=str(data_dir) if data_dir else None)
+    return settings.jwt_keys_dir or settings.data_dir / "keys"
+
+
+KeysDirOpt = Annotated[Path | None, typer.Option("--keys-dir", help="Key directory (default JWT_KEYS_DIR or <data-dir>/keys)")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Embedded data dir (default .cloudmart)")]
+
+
+@keys_app.command("rotate")
+def keys_rotate(keys_dir: KeysDirOpt = None, data_dir: DataDirOpt = None, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Add a new signing key and make it active; older keys keep verifying until removed."""
+    from cloudmart.core.auth import KeyStore
+
+    directory = _keys_dir(keys_dir, data_dir)
+    store = KeyStore.load(directory, create=True)
+    previous = store.active_kid
+    kid = store.rotate()
+    if json_out:
+        console.print_json(data={"active": kid, "previous": previous, "kids": store.kids, "dir": str(directory)})
+    else:
+        console.print(f"active key is now [bold]{kid}[/bold] (was {previous}); {len(store.kids)} keys in {directory}")
+
+
+@keys_app.command("list")
+def keys_list(keys_dir: KeysDirOpt = None, data_dir: DataDirOpt = None, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The keys in the directory, the active one marked."""
+    from rich.table import Table
+
+    from cloudmart.core.auth import KeyStore
+
+    directory = _keys_dir(keys_dir, data_dir)
+    try:
+        store = KeyStore.load(directory)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    if json_out:
+        console.print_json(data={"active": store.active_kid, "jwks": store.jwks()})
+        return
+    table = Table("kid", "active", "can sign")
+    for kid in store.kids:
+        table.add_row(kid, "yes" if kid == store.active_kid else "", "yes" if store.can_sign(kid) else "no")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the runtime commands to the root app (owned by the foundation work)."""
+    app.add_typer(keys_app, name="keys")
 
     @app.command()
     def up(

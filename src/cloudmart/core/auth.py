@@ -122,6 +122,9 @@ class KeyStore:
             raise RuntimeError("no private key to sign with")
         return self.active_kid, self._private[self.active_kid]
 
+    def can_sign(self, kid: str) -> bool:
+        return kid in self._private
+
     def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
         return self._public.get(kid)
 

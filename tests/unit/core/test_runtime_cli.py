@@ -34,3 +34,20 @@ def test_up_rejects_bad_port_and_busy_port(tmp_path):
         result = runner.invoke(app, ["up", "--port", str(port), "--data-dir", str(tmp_path)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_keys_rotate_and_list(tmp_path):
+    import json
+
+    keys = tmp_path / "keys"
+    first = json.loads(runner.invoke(app, ["keys", "rotate", "--keys-dir", str(keys), "--json"]).output)
+    second = json.loads(runner.invoke(app, ["keys", "rotate", "--keys-dir", str(keys), "--json"]).output)
+    assert first["previous"] is None and first["kids"] == [first["active"]]
+    assert second["previous"] == first["active"] != second["active"]
+    listed = json.loads(runner.invoke(app, ["keys", "list", "--keys-dir", str(keys), "--json"]).output)
+    assert listed["active"] == second["active"]
+    assert {k["kid"] for k in listed["jwks"]["keys"]} == set(second["kids"])
+    table = runner.invoke(app, ["keys", "list", "--keys-dir", str(keys)])
+    assert second["active"] in table.output
+    missing = runner.invoke(app, ["keys", "list", "--keys-dir", str(tmp_path / "nope")])
+    assert missing.exit_code == 1 and "does not exist" in missing.output
