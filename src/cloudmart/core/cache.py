@@ -189,6 +189,7 @@ def cache_from_settings(settings: Settings) -> Cache | None:
 
 
 _HEADER = struct.Struct("!dd")  # logical expiry (unix time), load duration (s)
+_KEEP_FINISHED_LOAD = 2.0  # seconds a finished load is remembered, for callers that asked before its end
 
 
 class CacheAside:
@@ -213,7 +214,8 @@ class CacheAside:
         self.jitter = jitter
         self.beta = beta
         self._label = cache.backend if cache is not None else "none"
-        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+        # key -> (monotonic end, or inf while running; load task), kept a moment after the end.
+        self._loads: dict[str, tuple[float, asyncio.Task[bytes]]] = {}
 
     def key(self, *parts: object) -> str:
         return ":".join((self.namespace, *map(str, parts)))
@@ -225,18 +227,19 @@ class CacheAside:
         if self.cache is None:
             CACHE_REQUESTS.labels(self._label, "bypass").inc()
             return await loader()
+        asked = time.monotonic()
         try:
             raw = await self.cache.get(key)
         except CacheError:
             self._fail("get")
             CACHE_REQUESTS.labels(self._label, "error").inc()
-            return await self._single_flight(key, loader, store=False, reason="fallthrough")
+            return await self._single_flight(key, loader, asked, store=False, reason="fallthrough")
         if raw is None or len(raw) < _HEADER.size:
             CACHE_REQUESTS.labels(self._label, "miss").inc()
-            return await self._single_flight(key, loader, store=True, reason="miss")
+            return await self._single_flight(key, loader, asked, store=True, reason="miss")
         CACHE_REQUESTS.labels(self._label, "hit").inc()
         expires, delta = _HEADER.unpack_from(raw)
-        if key not in self._inflight and self._should_refresh_early(expires, delta):
+        if not self._running(key) and self._should_refresh_early(expires, delta):
             # The caller keeps the current value; the refresh runs on its own.
             self._start(key, loader, store=True, reason="early_refresh")
         return raw[_HEADER.size :]
@@ -245,23 +248,40 @@ class CacheAside:
         # -log(U) for U in (0, 1] is an Exp(1) sample: XFetch's "recompute a bit early" term.
         return time.time() - delta * self.beta * math.log(1.0 - random.random()) >= expires
 
-    async def _single_flight(self, key: str, loader, *, store: bool, reason: str) -> bytes:
-        task = self._inflight.get(key) or self._start(key, loader, store=store, reason=reason)
+    def _running(self, key: str) -> bool:
+        load = self._loads.get(key)
+        return load is not None and not load[1].done()
+
+    async def _single_flight(self, key: str, loader, asked: float, *, store: bool, reason: str) -> bytes:
+        # Join a load in progress, or one that was still in progress when this caller asked the
+        # cache (its miss predates that load's write to the cache): the same single flight.
+        load = self._loads.get(key)
+        if load is not None and (not load[1].done() or load[0] >= asked):
+            task = load[1]
+        else:
+            task = self._start(key, loader, store=store, reason=reason)
         # shield: a caller that goes away (client disconnect) does not cancel the others' load.
         return await asyncio.shield(task)
 
     def _start(self, key: str, loader, *, store: bool, reason: str) -> asyncio.Task[bytes]:
-        task = asyncio.get_running_loop().create_task(self._load(key, loader, store, reason))
-        self._inflight[key] = task
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._load(key, loader, store, reason))
+        self._loads[key] = (math.inf, task)
         task.add_done_callback(lambda t: self._finished(key, t))
         return task
 
     def _finished(self, key: str, task: asyncio.Task[bytes]) -> None:
-        if self._inflight.get(key) is task:
-            del self._inflight[key]
+        if (load := self._loads.get(key)) is not None and load[1] is task:
+            self._loads[key] = (time.monotonic(), task)
+        asyncio.get_running_loop().call_later(_KEEP_FINISHED_LOAD, self._forget, key, task)
         # Retrieving the exception keeps unawaited early refreshes from warning at GC time.
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.debug("cache_load_failed", key=key, error=str(exc))
+
+    def _forget(self, key: str, task: asyncio.Task[bytes]) -> None:
+        load = self._loads.get(key)
+        if load is not None and load[1] is task:
+            del self._loads[key]
 
     async def _load(self, key: str, loader, store: bool, reason: str) -> bytes:
         CACHE_LOADS.labels(self._label, reason).inc()

@@ -29,7 +29,7 @@ async def migrated_postgres(url: str) -> Database:
     """A clean `products` schema on a real PostgreSQL, migrated to head."""
     from sqlalchemy import text
 
-    db = Database(url, "products")
+    db = Database(Settings(DATABASE_URL=url).postgres_url(), "products")
     async with db.engine.begin() as conn:
         await conn.execute(text("DROP SCHEMA IF EXISTS products CASCADE"))
     await upgrade(db, SPEC)

@@ -174,21 +174,22 @@ async def test_price_quote_is_authoritative(client):
         assert r.status_code == 422 and "product_ids" in " ".join(fields(r))
 
 
-async def test_fifty_concurrent_cold_reads_hit_the_database_once(db):
-    ctx = make_ctx(db, MemoryCache())
-    async with app_client(ctx) as client:
-        p = await create(client)
-        loads = {"n": 0}
-        original = ctx.db.transaction
+async def test_fifty_concurrent_cold_reads_hit_the_database_once(client, monkeypatch):
+    from cloudmart.services.products import service
 
-        def counting_transaction():
-            loads["n"] += 1
-            return original()
+    p = await create(client)
+    loads = {"n": 0}
+    original = service.get_product
 
-        ctx.db.transaction = counting_transaction
-        responses = await asyncio.gather(*(client.get(f"/api/products/{p['id']}") for _ in range(50)))
-        assert {r.status_code for r in responses} == {200}
-        assert loads["n"] == 1
+    async def counting(*args, **kwargs):
+        loads["n"] += 1
+        await asyncio.sleep(0.02)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(service, "get_product", counting)
+    responses = await asyncio.gather(*(client.get(f"/api/products/{p['id']}") for _ in range(50)))
+    assert {r.status_code for r in responses} == {200}
+    assert loads["n"] == 1
 
 
 async def test_seed_demo_and_metrics(db):
