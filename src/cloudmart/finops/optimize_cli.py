@@ -182,9 +182,119 @@ def predict_command(
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
 
 
+def _hpas_from_manifests(path: Path) -> dict:
+    from cloudmart.finops.predict import load_manifests
+
+    out = {}
+    for doc in load_manifests(path):
+        if doc.get("kind") == "HorizontalPodAutoscaler":
+            spec = hpa_sim.parse_hpa(doc, str(path))
+            out[(spec.namespace, spec.target_kind, spec.target_name)] = spec
+    return out
+
+
+def rightsize_command(
+    prometheus: Annotated[str, typer.Option(help="Prometheus base URL", envvar="PROMETHEUS_URL")],
+    window: Annotated[str, typer.Option(help="usage history window (Kubecost syntax: 2d, 7d, RFC3339 pair…)")] = "7d",
+    end: Annotated[float | None, typer.Option(help="evaluate as if now were this unix time")] = None,
+    filter_: Annotated[str, typer.Option("--filter", help='v2 filter, e.g. namespace:"cloudmart"')] = "",
+    algorithm_cpu: Annotated[str, typer.Option(help="max or quantile")] = "quantile",
+    q_cpu: Annotated[float, typer.Option(help="CPU quantile")] = 0.95,
+    algorithm_ram: Annotated[str, typer.Option(help="max or quantile")] = "max",
+    target_cpu: Annotated[float, typer.Option(help="target CPU utilization of the request")] = 0.7,
+    target_ram: Annotated[float, typer.Option(help="target memory utilization of the request")] = 1.0,
+    ram_buffer: Annotated[float, typer.Option(help="buffer added to the memory statistic")] = 0.15,
+    min_cpu: Annotated[float, typer.Option(help="minimum CPU recommendation, millicores")] = 10.0,
+    min_ram: Annotated[float, typer.Option(help="minimum memory recommendation, bytes")] = 20 * 2**20,
+    manifests: Annotated[Path | None, typer.Option(help="HPAs (with behavior) from these manifests")] = None,
+    price_sheet: Annotated[Path | None, typer.Option(help="YAML/JSON price sheet (default: Kubecost's)")] = None,
+    top: Annotated[int, typer.Option(min=1, help="rows in the table")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print the requestSizingV2 JSON")] = False,
+) -> None:
+    """Request recommendations per container; HPA workloads are sized by replaying their HPA."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from cloudmart.finops import rightsizing
+    from cloudmart.finops.filters import FilterError, parse_filter
+    from cloudmart.finops.prometheus import PrometheusClient, PrometheusError
+    from cloudmart.finops.windows import WindowError, parse_window
+
+    raw = {"algorithmCPU": algorithm_cpu, "qCPU": str(q_cpu), "algorithmRAM": algorithm_ram,
+           "targetCPUUtilization": str(target_cpu), "targetRAMUtilization": str(target_ram),
+           "ramBuffer": str(ram_buffer), "minRecCPUMillicores": str(min_cpu), "minRecRAMBytes": str(min_ram)}
+    option_names = {"algorithmCPU": "--algorithm-cpu", "qCPU": "--q-cpu", "algorithmRAM": "--algorithm-ram",
+                    "targetCPUUtilization": "--target-cpu", "targetRAMUtilization": "--target-ram",
+                    "ramBuffer": "--ram-buffer", "minRecCPUMillicores": "--min-cpu", "minRecRAMBytes": "--min-ram"}
+    try:
+        params = rightsizing.parse_params(raw)
+    except rightsizing.ParameterError as exc:
+        raise _fail(f"{option_names.get(exc.parameter, exc.parameter)}: {str(exc).split(': ', 1)[1]}") from exc
+    try:
+        win = parse_window(window, now=end)
+    except WindowError as exc:
+        raise _fail(f"--window: {exc}") from exc
+    try:
+        node = parse_filter(filter_)
+    except FilterError as exc:
+        raise _fail(f"--filter: {exc}") from exc
+    try:
+        hpas = _hpas_from_manifests(manifests) if manifests else {}
+    except ManifestError as exc:
+        raise _fail(str(exc)) from exc
+    prices = _prices(price_sheet)
+
+    async def run():
+        async with PrometheusClient(prometheus) as client:
+            return await rightsizing.fetch_history(client, win.start, win.end)
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("reading usage history from Prometheus", total=None)
+        try:
+            history = asyncio.run(run())
+        except PrometheusError as exc:
+            raise _fail(str(exc), 1) from exc
+        progress.update(task, description=f"sizing {len(history.containers)} containers (simulating HPAs)")
+        recs = rightsizing.sort_recommendations(
+            rightsizing.recommend(history, params, prices, filter_node=node, hpas=hpas))
+    if as_json:
+        _print_json([r.to_json("cluster-one") for r in recs])
+        return
+    if not recs:
+        raise _fail(f"no containers with usage in {window} (filter {filter_ or 'none'})", 1)
+    table = Table(title=f"Right-sizing over {window}")
+    for col in ("namespace", "controller", "container", "CPU now→rec", "RAM now→rec", "savings/mo", "status"):
+        table.add_column(col, justify="right" if col == "savings/mo" else "left")
+    for r in recs[:top]:
+        j = r.to_json("")
+        table.add_row(r.namespace, f"{j['controllerKind']}/{r.controller}", r.container,
+                      f"{j['latestKnownRequest']['cpu'] or 'none'}→{j['recommendedRequest']['cpu'] or '-'}",
+                      f"{j['latestKnownRequest']['memory'] or 'none'}→{j['recommendedRequest']['memory'] or '-'}",
+                      f"{r.total_savings:.2f}", r.status)
+    console.print(table)
+    hpa_rows = [r for r in recs if r.hpa]
+    if hpa_rows:
+        ht = Table(title="HPA projections at the recommended requests")
+        for col in ("workload", "HPA", "replicas now", "replicas projected", "cost/mo now→projected"):
+            ht.add_column(col)
+        for r in hpa_rows:
+            h = r.hpa
+            cur = h["currentReplicas"]
+            ht.add_row(f"{r.namespace}/{r.controller}", h["name"],
+                       "-" if cur is None else f"{cur['min']}–{cur['max']} (avg {cur['avg']:.2f})",
+                       f"{h['projectedReplicas']['min']}–{h['projectedReplicas']['max']} (avg {h['projectedReplicas']['avg']:.2f})",
+                       f"{(h['currentMonthlyCost'] or 0):.2f}→{h['projectedMonthlyCost']:.2f}")
+        console.print(ht)
+    total = sum(max(0.0, r.total_savings) for r in recs)
+    missing = [r for r in recs if r.status == "noUsageHistory"]
+    console.print(f"potential savings {total:.2f}/month over {len(recs)} containers"
+                  + (f"; {len(missing)} without usage history (no recommendation)" if missing else ""))
+
+
 def register(cost_app: typer.Typer, root: typer.Typer) -> None:
     """Add the optimization commands to the `cost` group and an `hpa` group to the root."""
     cost_app.command("predict")(predict_command)
+    cost_app.command("rightsize")(rightsize_command)
     hpa_app = typer.Typer(help="Horizontal pod autoscaler simulation.", no_args_is_help=True)
     hpa_app.command("simulate")(simulate_command)
     root.add_typer(hpa_app, name="hpa")

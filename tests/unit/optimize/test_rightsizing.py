@@ -1,0 +1,151 @@
+"""Right-sizing on hand-built usage histories (the Prometheus path is in tests/integration/optimize)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cloudmart.finops.hpa import HPASpec, MetricTarget, Prices
+from cloudmart.finops.rightsizing import (
+    ContainerUsage,
+    History,
+    ParameterError,
+    SizingParams,
+    basic_recommendation,
+    parse_params,
+    recommend,
+    sort_recommendations,
+)
+
+MIB = 2**20
+STEP = 60.0
+
+
+def history(containers, hpas=None, n=None):
+    n = n or max(len(a) for u in containers for a in u.cpu + u.memory)
+    grid = np.arange(n) * STEP
+    return History(0.0, grid[-1], STEP, grid, {u.key: u for u in containers}, hpas or {})
+
+
+def usage(ns="shop", kind="Deployment", name="web", container="web", cpu=(), mem=(), req_cpu=0.5, req_mem=512 * MIB):
+    return ContainerUsage(ns, kind, name, container, [np.asarray(a, dtype=float) for a in cpu],
+                          [np.asarray(a, dtype=float) for a in mem], req_cpu, req_mem, 0.0)
+
+
+def test_cpu_p95_over_target_and_memory_max_plus_buffer():
+    cpu = np.linspace(0.0, 0.099, 100)  # p95 (the "higher" sample at rank 0.95 * 99 = 94.05) = cpu[95]
+    mem = np.full(100, 100 * MIB)
+    mem[50] = 200 * MIB
+    u = usage(cpu=[cpu], mem=[mem])
+    r = basic_recommendation(u, SizingParams(), Prices(), 100)
+    assert r.rec_cpu == pytest.approx(math.ceil(cpu[95] / 0.7 * 1000) / 1000) == pytest.approx(0.136)
+    assert r.rec_memory == math.ceil(200 * 1.15) * MIB
+    assert r.status == "ok" and r.replicas_avg == 1.0
+    hours = 730
+    assert r.savings_cpu == pytest.approx((0.5 - r.rec_cpu) * 0.031611 * hours)
+    assert r.savings_memory == pytest.approx((512 * MIB - r.rec_memory) / 2**30 * 0.004237 * hours)
+    assert r.efficiency["cpu"] == pytest.approx(cpu.mean() / 0.5)
+
+
+def test_max_algorithm_and_floors():
+    u = usage(cpu=[np.full(10, 0.001)], mem=[np.full(10, 1 * MIB)])
+    r = basic_recommendation(u, SizingParams(algorithm_cpu="max"), Prices(), 10)
+    assert r.rec_cpu == 0.010 and r.rec_memory == 20 * MIB  # 10m and 20Mi minimums
+
+
+def test_replicas_are_averaged_over_the_window():
+    a = np.full(10, 0.1)
+    b = np.full(10, np.nan)
+    b[5:] = 0.1
+    u = usage(cpu=[a, b], mem=[np.full(10, MIB * 50), np.where(np.isnan(b), np.nan, MIB * 50)])
+    r = basic_recommendation(u, SizingParams(), Prices(), 10)
+    assert r.replicas_avg == pytest.approx(1.5)
+
+
+def test_no_usage_history_is_reported_never_a_zero_recommendation():
+    u = usage(cpu=[], mem=[])
+    r = basic_recommendation(u, SizingParams(), Prices(), 10)
+    assert r.status == "noUsageHistory" and r.rec_cpu is None and r.rec_memory is None
+    j = r.to_json("c")
+    assert j["recommendedRequest"] == {"cpu": None, "memory": None}
+    assert j["monthlySavings"]["total"] == 0 and "no recommendation" in j["message"]
+
+
+def test_min_points_threshold():
+    u = usage(cpu=[np.full(5, 0.1)], mem=[np.full(5, MIB)])
+    assert basic_recommendation(u, SizingParams(min_points=100), Prices(), 5).status == "noUsageHistory"
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"algorithmCPU": "median"}, "algorithmCPU"),
+        ({"qCPU": "0"}, "qCPU"),
+        ({"qRAM": "1.5"}, "qRAM"),
+        ({"targetCPUUtilization": "abc"}, "targetCPUUtilization"),
+        ({"targetRAMUtilization": "0"}, "targetRAMUtilization"),
+        ({"minRecCPUMillicores": "-1"}, "minRecCPUMillicores"),
+        ({"ramBuffer": "nan"}, "ramBuffer"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(params, name):
+    with pytest.raises(ParameterError) as exc_info:
+        parse_params(params)
+    assert exc_info.value.parameter == name
+
+
+def test_sorting_and_bad_sort_keys():
+    us = [usage(name=f"w{i}", cpu=[np.full(10, 0.05 * (i + 1))], mem=[np.full(10, 50 * MIB)]) for i in range(3)]
+    recs = recommend(history(us), SizingParams(), Prices())
+    assert [r.controller for r in sort_recommendations(recs)] == ["w0", "w1", "w2"]
+    assert [r.controller for r in sort_recommendations(recs, "cpuRecommended", "descending")] == ["w2", "w1", "w0"]
+    with pytest.raises(ParameterError):
+        sort_recommendations(recs, "price")
+    with pytest.raises(ParameterError):
+        sort_recommendations(recs, "totalSavings", "sideways")
+
+
+def _hpa(max_replicas=10, target=70):
+    return HPASpec("web-hpa", "shop", "Deployment", "web", 1, max_replicas,
+                   (MetricTarget("cpu", "Utilization", target),), None, None)
+
+
+def _hpa_history(hpa):
+    # Two pods; total CPU demand rises from 0.2 to 1.4 cores over 3 hours and back.
+    n = 360
+    t = np.arange(n)
+    total = 0.2 + 1.2 * np.sin(np.pi * t / n) ** 2
+    per_pod = total / 2
+    u = usage(cpu=[per_pod, per_pod], mem=[np.full(n, 100 * MIB)] * 2, req_cpu=0.5, req_mem=256 * MIB)
+    return history([u], {("shop", "Deployment", "web"): hpa}), total
+
+
+def test_hpa_workload_is_sized_by_simulation_within_max_replicas():
+    hpa = _hpa(max_replicas=6)
+    hist, total = _hpa_history(hpa)
+    (r,) = recommend(hist, SizingParams(), Prices())
+    assert r.status == "hpa" and r.hpa["stepsAboveMaxReplicas"] == 0
+    # the request must let 6 replicas at 70 % carry the peak: request >= peak / (6 * 0.7)
+    assert r.rec_cpu >= total.max() / (6 * 0.7) - 1e-3
+    assert r.rec_cpu < 0.5  # cheaper than the current 500m
+    assert r.hpa["projectedMonthlyCost"] < r.hpa["currentMonthlyCost"]
+    assert 1 <= r.hpa["projectedReplicas"]["min"] <= r.hpa["projectedReplicas"]["max"] <= 6
+    assert r.total_savings == pytest.approx(r.hpa["monthlySavings"], abs=1e-4)
+
+
+def test_a_tight_max_replicas_raises_the_request_where_plain_sizing_would_not():
+    hpa = _hpa(max_replicas=1, target=10)  # one replica held at 10 % must carry the 1.4-core peak
+    hist, total = _hpa_history(hpa)
+    plain = recommend(history(list(hist.containers.values())), SizingParams(), Prices())[0]
+    (r,) = recommend(hist, SizingParams(), Prices())
+    assert r.status == "hpa" and r.hpa["stepsAboveMaxReplicas"] == 0
+    assert r.rec_cpu >= total.max() / 0.1 - 1e-3 > plain.rec_cpu
+
+
+def test_memory_hpa_keeps_memory_below_its_target():
+    hpa = HPASpec("web-hpa", "shop", "Deployment", "web", 1, 6,
+                  (MetricTarget("cpu", "Utilization", 70), MetricTarget("memory", "Utilization", 80)), None, None)
+    hist, _ = _hpa_history(hpa)
+    (r,) = recommend(hist, SizingParams(), Prices())
+    # 100Mi working set must stay under 80 % (less the 10 % tolerance) of the request
+    assert 100 * MIB / r.rec_memory <= 0.8 * 0.9 + 1e-9
