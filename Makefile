@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 .PHONY: up test venv servers lint bench clean
 
 up: venv
-	$(BIN)/cloudmart up
+	$(BIN)/cloudmart up $(ARGS)  # e.g. make up ARGS="--port 9000"
 
 test:
 	bash scripts/test.sh
