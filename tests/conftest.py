@@ -3,6 +3,7 @@
 pytest_plugins = [
     "fixtures.servers",
     "fixtures.deploy",
+    "fixtures.kube_api",
     "fixtures.kafka",
     "fixtures.smtp",
     "fixtures.redis",
