@@ -96,3 +96,111 @@ def serve(
 
     sheet = load_pricing(pricing)
     uvicorn.run(create_app(prometheus, sheet, cluster=cluster), host=host, port=port, log_level="warning")
+
+
+def _parse_end(end: Optional[str]):
+    if end is None:
+        return None
+    from datetime import datetime
+
+    try:
+        dt = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        err.print(f"[red]error:[/red] --end {end!r} is not an RFC3339 time such as 2026-01-10T00:00:00Z")
+        raise typer.Exit(2) from None
+    if dt.tzinfo is None:
+        err.print(f"[red]error:[/red] --end {end!r} has no time zone (append Z for UTC)")
+        raise typer.Exit(2)
+    return dt
+
+
+def _generate(out: Path, pods: int, days: float, seed: int, end) -> dict:
+    from cloudmart.finops.scenario import generate_scenario
+
+    if pods < 1 or days <= 0:
+        err.print("[red]error:[/red] --pods must be ≥ 1 and --days > 0")
+        raise typer.Exit(2)
+    with console.status(f"simulating {pods} pods over {days:g} day(s) → {out}"):
+        try:
+            return generate_scenario(out, pods=pods, days=days, seed=seed, end=end)
+        except ValueError as e:
+            err.print(f"[red]error:[/red] {e}")
+            raise typer.Exit(2) from None
+
+
+@app.command()
+def scenario(
+    out: Path = typer.Option(..., "--out", help="Directory for metrics.om and truth.json"),
+    pods: int = typer.Option(40, help="Approximate number of concurrently running pods"),
+    days: float = typer.Option(1.0, help="Days of history (60 s scrapes)"),
+    seed: int = typer.Option(0, help="Random seed"),
+    end: Optional[str] = typer.Option(None, help="End of the history (RFC3339); default: now"),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
+) -> None:
+    """Write OpenMetrics for the lab cluster plus truth.json (exact expected allocation)."""
+    summary = _generate(out, pods, days, seed, _parse_end(end))
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    console.print(
+        f"wrote {summary['samples']:,} samples for {summary['pods']} pods on {summary['nodes']} nodes "
+        f"({summary['start']} → {summary['end']}) to {out}/metrics.om and {out}/truth.json\n"
+        f"backfill and serve it: bash scripts/prometheus.sh start {out} 9091"
+    )
+
+
+SEED_CALLS = [
+    'curl -s "http://localhost:{port}/model/allocation?window=1d&aggregate=namespace&filter=namespace:cloudmart" | jq',
+    "curl -s \"http://localhost:{port}/model/allocation?window=1d&aggregate=namespace\" | jq '.data[] | to_entries[] | {{name: .key, totalCost: .value.totalCost}}'",
+    "curl -s \"http://localhost:{port}/model/allocation?window=1d&aggregate=pod&filter=namespace:cloudmart\" | jq '.data[] | to_entries[] | {{pod: .key, cpu: .value.cpuCost, memory: .value.ramCost, total: .value.totalCost}}' | head -20",
+]
+
+
+def _prometheus_script() -> Path:
+    for base in (Path.cwd(), *Path(__file__).resolve().parents):
+        candidate = base / "scripts" / "prometheus.sh"
+        if candidate.is_file():
+            return candidate
+    err.print("[red]error:[/red] scripts/prometheus.sh not found (run from the CloudMart checkout)")
+    raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    port: int = typer.Option(9090, help="Port of the cost analyzer API"),
+    prometheus_port: int = typer.Option(0, help="Port for Prometheus (0 = a free one)"),
+    pods: int = typer.Option(40, help="Approximate number of running pods"),
+    days: float = typer.Option(2.0, help="Days of history ending now"),
+    data_dir: Optional[Path] = typer.Option(None, "--dir", help="Where to keep the scenario and TSDB (default: a temp dir)"),
+) -> None:
+    """Generate a lab scenario, backfill and start Prometheus, and serve the API over it."""
+    import socket
+    import subprocess
+    import tempfile
+
+    import uvicorn
+
+    from cloudmart.finops.api import create_app
+
+    script = _prometheus_script()
+    data = data_dir or Path(tempfile.mkdtemp(prefix="cloudmart-cost-demo-"))
+    summary = _generate(data, pods, days, 0, None)
+    if not prometheus_port:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            prometheus_port = s.getsockname()[1]
+    with console.status("backfilling with promtool and starting Prometheus"):
+        started = subprocess.run(["bash", str(script), "start", str(data), str(prometheus_port)], capture_output=True, text=True)
+    if started.returncode != 0:
+        err.print(f"[red]error:[/red] Prometheus did not start: {started.stderr.strip()}")
+        raise typer.Exit(1)
+    prom_url = f"http://127.0.0.1:{prometheus_port}"
+    console.print(f"Prometheus {prom_url} holds {summary['samples']:,} samples ({summary['start']} → {summary['end']}), data in {data}")
+    console.print(f"Cost analyzer on http://127.0.0.1:{port} — try the lab's Step 4 (Ctrl-C to stop):")
+    for call in SEED_CALLS:
+        console.print("  " + call.format(port=port), highlight=False, soft_wrap=True)
+    console.print(f"  cloudmart cost allocation --prometheus {prom_url} --window 1d --aggregate namespace", highlight=False)
+    try:
+        uvicorn.run(create_app(prom_url, cluster="lab-cluster"), host="127.0.0.1", port=port, log_level="warning")
+    finally:
+        subprocess.run(["bash", str(script), "stop", str(data)], capture_output=True)
