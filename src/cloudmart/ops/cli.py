@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cloudmart.ops import loadgen as loadgen_mod
 from cloudmart.ops import verify as verify_mod
 
 console = Console()
@@ -57,8 +58,6 @@ def loadgen(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """Drive CloudMart with weighted shopper journeys (browse, sign up, order, pay) to exercise the HPAs."""
-    from cloudmart.ops import loadgen as loadgen_mod  # imports locust, which monkey-patches with gevent
-
     try:
         weights = loadgen_mod.Weights(browse=browse, signup=signup, order=order, pay=pay)
         loadgen_mod.validate(base_url, users, spawn_rate, duration)
@@ -67,7 +66,11 @@ def loadgen(
         raise typer.Exit(2) from exc
     if not as_json:
         err_console.print(f"running {users} shoppers against {base_url} for {duration:g}s ...")
-    report = loadgen_mod.run_load(base_url, users, duration, spawn_rate, weights)
+    try:
+        report = loadgen_mod.run_load(base_url, users, duration, spawn_rate, weights)
+    except loadgen_mod.LoadgenError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
