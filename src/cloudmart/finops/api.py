@@ -9,6 +9,9 @@ Dependencies live on `app.state`:
 - `app.state.cluster`        — the cluster name reported in allocation properties
 - `app.state.now`            — a zero-argument callable returning unix seconds (relative windows)
 
+Allocation responses carry a `Server-Timing` header splitting the time between waiting on
+Prometheus (`prometheus`) and the engine's own work (`engine`, incl. JSON rendering).
+
 Routes: `GET /model/allocation` (Kubecost; idle included by default), `GET /allocation/compute`
 (OpenCost's name; `includeIdle` defaults to false), `GET /healthz`, plus everything in
 `cloudmart.finops.optimize_api.router`. Bad parameters → 400 problem+json naming the parameter;
@@ -168,9 +171,14 @@ def create_app(
     async def allocation(request: Request, idle_param: str, idle_default: bool):
         st = request.app.state
         args = parse_request(request.query_params, idle_param=idle_param, idle_default=idle_default, now=st.now())
-        sets = await compute_sets(st.prometheus, st.engine, **args)
+        timings: dict[str, float] = {}
+        sets = await compute_sets(st.prometheus, st.engine, **args, timings=timings)
+        t0 = time.perf_counter()
         data = [{name: a.to_json(w) for name, a in sorted(s.items())} for w, s in sets]
-        return Response(orjson.dumps({"code": 200, "status": "success", "data": data}), media_type="application/json")
+        body = orjson.dumps({"code": 200, "status": "success", "data": data})
+        timings["engine"] += time.perf_counter() - t0
+        server_timing = ", ".join(f"{k};dur={v * 1000:.1f}" for k, v in timings.items())
+        return Response(body, media_type="application/json", headers={"Server-Timing": server_timing})
 
     @app.get("/model/allocation")
     async def model_allocation(request: Request):
