@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 import time as _time
 from dataclasses import dataclass, field
 
@@ -49,11 +50,7 @@ class QueryStats:
     queries: int = 0
     seconds: float = 0.0
     samples: int = 0
-    per_query: list[tuple[str, float]] = field(default_factory=list)
-
-
-def _to_float(v: str) -> float:
-    return float(v)  # Prometheus renders NaN/+Inf/-Inf as strings float() understands
+    recent: deque[tuple[str, float]] = field(default_factory=lambda: deque(maxlen=100))  # (query, seconds)
 
 
 class PrometheusClient:
@@ -108,7 +105,7 @@ class PrometheusClient:
                     elapsed = _time.perf_counter() - t0
                     self.stats.seconds += elapsed
                     self.stats.queries += 1
-                    self.stats.per_query.append((params.get("query", ""), elapsed))
+                    self.stats.recent.append((params.get("query", ""), elapsed))
             if resp.status_code >= 500:
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
                 continue
@@ -128,16 +125,16 @@ class PrometheusClient:
         if kind == "vector":
             for r in data["result"]:
                 ts, v = r["value"]
-                out.append(Series(r["metric"], np.array([float(ts)]), np.array([_to_float(v)])))
+                out.append(Series(r["metric"], np.array([float(ts)]), np.array([float(v)])))
         elif kind == "matrix":
             for r in data["result"]:
                 vals = r["values"]
                 ts = np.fromiter((p[0] for p in vals), dtype=np.float64, count=len(vals))
-                vs = np.fromiter((_to_float(p[1]) for p in vals), dtype=np.float64, count=len(vals))
+                vs = np.fromiter((float(p[1]) for p in vals), dtype=np.float64, count=len(vals))
                 out.append(Series(r["metric"], ts, vs))
         elif kind == "scalar":
             ts, v = data["result"]
-            out.append(Series({}, np.array([float(ts)]), np.array([_to_float(v)])))
+            out.append(Series({}, np.array([float(ts)]), np.array([float(v)])))
         else:
             raise PrometheusError(self.url, f"unexpected result type {kind!r}")
         self.stats.samples += sum(len(s.values) for s in out)
