@@ -144,8 +144,8 @@ def register(app: typer.Typer) -> None:
             CLOUDMART_HOST=host,
             CLOUDMART_DATA_DIR=str(data_dir) if data_dir else None,
         )
-        configure_logging(settings.log_level)
         ensure_port_free(settings.host, settings.port)
+        configure_logging(settings.log_level)
         from cloudmart.local import EmbeddedApp, banner
 
         embedded = EmbeddedApp(settings, seed=seed)
@@ -173,8 +173,8 @@ def register(app: typer.Typer) -> None:
         except ServiceNotAvailable as exc:
             err.print(f"[red]error[/red] {exc}", soft_wrap=True)
             raise typer.Exit(2) from None
-        configure_logging(settings.log_level)
         ensure_port_free(settings.host, settings.port)
+        configure_logging(settings.log_level)
         from cloudmart.core.runtime import create_distributed_app
 
         application = create_distributed_app(settings, spec, seed=seed)
