@@ -30,7 +30,7 @@ fi
 build kustomize "$KUSTOMIZE_VERSION" "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 build opa "$OPA_VERSION" "github.com/open-policy-agent/opa@$OPA_VERSION"
 
-if [ ! -x "$TOOLS/checkov/bin/checkov" ] || ! "$TOOLS/checkov/bin/pip" show checkov 2>/dev/null | grep -qx "Version: $CHECKOV_VERSION"; then
+if [ "$("$TOOLS/checkov/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
   echo "installing checkov $CHECKOV_VERSION into $TOOLS/checkov"
   python3 -m venv "$TOOLS/checkov"
   "$TOOLS/checkov/bin/pip" install --quiet --upgrade pip

@@ -8,6 +8,7 @@ port-forward).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -56,13 +57,11 @@ def kube_client(kubeconfig: str | None = None, context: str | None = None) -> k8
     try:
         return k8s_config.new_client_from_config(config_file=kubeconfig, context=context)
     except (k8s_config.ConfigException, FileNotFoundError, OSError) as exc:
-        if kubeconfig is None and context is None:
-            try:
-                k8s_config.load_incluster_config()
-                return k8s.ApiClient()
-            except k8s_config.ConfigException:
-                pass
-        raise VerifyError(f"cannot load kubeconfig{f' {kubeconfig}' if kubeconfig else ''}: {exc}") from exc
+        error = exc
+    if kubeconfig is None and context is None and k8s_config.incluster_config.SERVICE_HOST_ENV_NAME in os.environ:
+        k8s_config.load_incluster_config()
+        return k8s.ApiClient()
+    raise VerifyError(f"cannot load kubeconfig{f' {kubeconfig}' if kubeconfig else ''}: {error}") from error
 
 
 def _get(call: Callable[..., Any], *args: Any) -> dict[str, Any]:

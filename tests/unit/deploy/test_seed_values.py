@@ -247,3 +247,30 @@ def test_updatemode_off_is_quoted_in_the_sources():
     # PyYAML (and YAML 1.1 readers) read a bare Off as false
     for path in DEPLOY.rglob("*.yaml"):
         assert not re.search(r"updateMode:\s*Off\b", path.read_text()), path
+
+
+def test_mesh_requires_mtls_and_a_request_principal(rendered):
+    for overlay in ("lab", "prod"):
+        docs = rendered[overlay]
+        assert find(docs, "PeerAuthentication", "default", "cloudmart")["spec"]["mtls"] == {"mode": "STRICT"}
+        (rule,) = find(docs, "RequestAuthentication", "cloudmart-jwt", "cloudmart")["spec"]["jwtRules"]
+        assert rule["issuer"] == "cloudmart-user-service" and rule["audiences"] == ["cloudmart"]
+        assert rule["jwksUri"].endswith("/.well-known/jwks.json")
+        policy = find(docs, "AuthorizationPolicy", "require-jwt", "cloudmart")
+        assert policy["spec"]["selector"] == find(docs, "RequestAuthentication", "cloudmart-jwt", "cloudmart")["spec"]["selector"]
+        assert {"from": [{"source": {"requestPrincipals": ["*"]}}]} in policy["spec"]["rules"]
+        # the only rules without a principal are the public endpoints
+        for rule in policy["spec"]["rules"]:
+            if "from" not in rule:
+                assert all(not m.startswith(("/api/orders", "/api/payments", "/api/notifications"))
+                           for op in rule["to"] for m in op["operation"]["paths"])
+        for name in CLOUDMART_SERVICES:
+            dr = find(docs, "DestinationRule", name, "cloudmart")
+            assert dr["spec"]["trafficPolicy"]["tls"]["mode"] == "ISTIO_MUTUAL"
+
+
+def test_metrics_server_is_set_up_for_kind(rendered):
+    for overlay in ("lab", "dev"):
+        ms = find(rendered[overlay], "Deployment", "metrics-server", "kube-system")
+        assert "--kubelet-insecure-tls" in ms["spec"]["template"]["spec"]["containers"][0]["args"]
+        find(rendered[overlay], "APIService", "v1beta1.metrics.k8s.io")
