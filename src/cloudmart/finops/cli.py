@@ -42,7 +42,7 @@ def allocation(
 ) -> None:
     """Print what each namespace/workload/pod cost over a window."""
     from cloudmart.finops.api import ParameterError, parse_request
-    from cloudmart.finops.allocation import Engine, compute_sets
+    from cloudmart.finops.allocation import IDLE, Engine, compute_sets
     from cloudmart.finops.prometheus import PrometheusClient, PrometheusError
 
     sheet = load_pricing(pricing)
@@ -73,7 +73,8 @@ def allocation(
             table.add_column(col, justify="left" if col == "name" else "right")
         for name, a in sorted(allocs.items(), key=lambda kv: -(kv[1]["totalCost"] or 0)):
             table.add_row(
-                name, f"${a['cpuCost']:.2f}", f"${a['ramCost']:.2f}", f"${a['totalCost']:.2f}", f"{(a['totalEfficiency'] or 0) * 100:.1f}%"
+                name, f"${a['cpuCost']:.2f}", f"${a['ramCost']:.2f}", f"${a['totalCost']:.2f}",
+                "—" if name == IDLE else f"{(a['totalEfficiency'] or 0) * 100:.1f}%",
             )
         total = sum(a["totalCost"] or 0 for a in allocs.values())
         table.add_section()
