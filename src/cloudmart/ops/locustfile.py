@@ -23,6 +23,15 @@ SUCCESS_CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2099,
 PASSWORD = "Shopper-load-42"
 
 
+def _problem(resp: Any) -> str:
+    """The detail of an RFC 9457 problem answer, else the start of the body."""
+    try:
+        body = resp.json()
+        return str(body.get("detail") or body.get("title") or body)[:200]
+    except ValueError:
+        return resp.text[:200]
+
+
 class Shopper(HttpUser):
     """One shopper. Journeys are weighted; a shopper signs up before its first order or payment."""
 
@@ -32,7 +41,7 @@ class Shopper(HttpUser):
     def on_start(self) -> None:
         self.token: str | None = None
         self.payment_method: str | None = None
-        self.product_ids: list[int] = []
+        self.products: list[dict[str, Any]] = []
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
@@ -44,10 +53,10 @@ class Shopper(HttpUser):
                 resp.failure(f"catalog answered {resp.status_code}")
                 return
             items = resp.json().get("items", [])
-            self.product_ids = [p["id"] for p in items if p.get("active", True)]
-        if self.product_ids:
-            product = random.choice(self.product_ids)
-            self.client.get(f"/api/products/{product}", name="/api/products/{id}")
+            self.products = [p for p in items if p.get("active", True)]
+        if self.products:
+            product = random.choice(self.products)
+            self.client.get(f"/api/products/{product['id']}", name="/api/products/{id}")
         self.client.get("/api/products/categories", name="/api/products/categories")
 
     def sign_up(self) -> None:
@@ -75,16 +84,23 @@ class Shopper(HttpUser):
     def order(self) -> None:
         if self.payment_method is None:
             self.add_card()
-        if not self.product_ids:
+        if not self.products:
             self.browse()
-        if self.payment_method is None or not self.product_ids:
+        if self.payment_method is None or not self.products:
             return
-        lines = [{"product_id": p, "quantity": random.randint(1, 3)}
-                 for p in random.sample(self.product_ids, k=min(2, len(self.product_ids)))]
-        resp = self.client.post("/api/orders", json={"lines": lines, "payment_method_id": self.payment_method},
-                                headers={**self._auth(), "Idempotency-Key": uuid.uuid4().hex}, name="/api/orders")
-        if resp.status_code in (200, 201):
-            self.client.get(f"/api/orders/{resp.json()['id']}", headers=self._auth(), name="/api/orders/{id}")
+        # an order is paid in one currency: its lines share the first product's
+        first = random.choice(self.products)
+        same = [p for p in self.products if p.get("currency") == first.get("currency") and p["id"] != first["id"]]
+        picked = [first, *random.sample(same, k=min(1, len(same)))]
+        lines = [{"product_id": p["id"], "quantity": random.randint(1, 3)} for p in picked]
+        with self.client.post("/api/orders", json={"lines": lines, "payment_method_id": self.payment_method},
+                              headers={**self._auth(), "Idempotency-Key": uuid.uuid4().hex}, name="/api/orders",
+                              catch_response=True) as resp:
+            if resp.status_code not in (200, 201):
+                resp.failure(f"order refused with {resp.status_code}: {_problem(resp)}")
+                return
+            order_id = resp.json()["id"]
+        self.client.get(f"/api/orders/{order_id}", headers=self._auth(), name="/api/orders/{id}")
 
     def pay(self) -> None:
         self.add_card()

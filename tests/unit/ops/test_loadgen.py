@@ -12,7 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-PRODUCTS = [{"id": i, "sku": f"SKU-{i}", "name": f"Item {i}", "active": True} for i in (1, 2, 3)]
+PRODUCTS = [{"id": i, "sku": f"SKU-{i}", "name": f"Item {i}", "active": True, "currency": cur}
+            for i, cur in ((1, "USD"), (2, "USD"), (3, "KRW"), (4, "EUR"))]
+CURRENCY = {p["id"]: p["currency"] for p in PRODUCTS}
 
 
 class TinyShop:
@@ -71,6 +73,8 @@ class TinyShop:
                     return self._send(201 if ok else 401, {"id": "pm_abcdefgh12"})
                 if route == "/api/orders":
                     ok = self._authed() and self.headers.get("Idempotency-Key") and body["payment_method_id"] == "pm_abcdefgh12"
+                    if len({CURRENCY[line["product_id"]] for line in body["lines"]}) > 1:
+                        return self._send(422, {"title": "Unprocessable", "detail": "an order is paid in one currency"})
                     with shop.lock:
                         shop.orders.append(body)
                     return self._send(201 if ok else 400, {"id": "ord_1"})
@@ -125,7 +129,7 @@ def test_order_journey_signs_up_adds_a_card_and_orders_idempotently(shop):
     assert shop.hits["POST /api/orders"] >= 1
     assert shop.hits["GET /api/orders/{id}"] >= 1
     assert shop.hits["GET /api/products"] >= 1  # the catalog is read to pick the lines
-    assert all(1 <= line["quantity"] <= 3 and line["product_id"] in (1, 2, 3) for o in shop.orders for line in o["lines"])
+    assert all(1 <= line["quantity"] <= 3 and line["product_id"] in CURRENCY for o in shop.orders for line in o["lines"])
     assert json.loads(result.stdout)["failures"] == 0
 
 
