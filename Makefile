@@ -23,12 +23,12 @@ servers:
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
 
-# ---- Kubernetes (kind). Needs docker, kind, kubectl, istioctl on the machine; not run in CI. ----
+# ---- Kubernetes (kind). Needs docker, kind, kubectl (its built-in kustomize) and istioctl; not run in CI. ----
 CLUSTER ?= lab-cluster
 OVERLAY ?= lab
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE ?= cloudmart:$(VERSION)
-KUSTOMIZE ?= $(shell command -v kustomize 2>/dev/null || echo .tools/bin/kustomize)
+KUSTOMIZE_BUILD ?= kubectl kustomize
 ISTIO_VERSION ?= 1.23.2
 GATEKEEPER_VERSION ?= v3.17.1
 VPA_VERSION ?= 1.2.1
@@ -66,7 +66,7 @@ kind-install:
 	for f in $(GK_TEMPLATES); do t=$$(basename $$f .yaml); t=$${t#template-}; \
 	  until kubectl get crd $$t.constraints.gatekeeper.sh >/dev/null 2>&1; do sleep 2; done; \
 	  kubectl wait --for=condition=established crd/$$t.constraints.gatekeeper.sh --timeout=120s; done
-	$(KUSTOMIZE) build deploy/overlays/$(OVERLAY) | kubectl apply --server-side --force-conflicts -f -
+	$(KUSTOMIZE_BUILD) deploy/overlays/$(OVERLAY) | kubectl apply --server-side --force-conflicts -f -
 	if [ "$(OVERLAY)" != prod ]; then kubectl -n kube-system rollout status deployment/metrics-server --timeout=300s; fi
 	kubectl -n cloudmart rollout status statefulset/kafka --timeout=600s
 	kubectl -n cloudmart wait --for=condition=Available deployment --all --timeout=600s
@@ -77,7 +77,7 @@ kind-argocd:
 	kubectl apply -n argocd -f https://raw.githubusercontent.com/argoproj/argo-cd/$(ARGOCD_VERSION)/manifests/install.yaml
 	kubectl apply -f deploy/argocd/project.yaml -f deploy/argocd/cloudmart-$(OVERLAY).yaml
 
-kind-verify:
+kind-verify: venv
 	kubectl port-forward -n kubecost svc/kubecost-cost-analyzer 9090:9090 >/dev/null 2>&1 & pf=$$!; \
 	sleep 3; $(BIN)/cloudmart verify; rc=$$?; kill $$pf; exit $$rc
 
