@@ -91,10 +91,10 @@ async def request_sizing(request: Request):
     hit = cache.get(key)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
-    history = await rightsizing.fetch_history(st.prometheus, window.start, window.end)
-    extra_hpas = getattr(st, "optimize_hpas", None)
+    history = await rightsizing.fetch_history(st.prometheus, window.start, window.end, sizing,
+                                              extra_hpas=getattr(st, "optimize_hpas", None))
     recs = await asyncio.to_thread(rightsizing.recommend, history, sizing, _prices(st), filter_node=node,
-                                   hpas=extra_hpas, cluster=st.cluster)
+                                   cluster=st.cluster)
     body = [r.to_json(st.cluster) for r in rightsizing.sort_recommendations(recs, sort_by, order)]
     cache[key] = (time.monotonic(), body)
     return body

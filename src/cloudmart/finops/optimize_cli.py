@@ -245,7 +245,7 @@ def rightsize_command(
 
     async def run():
         async with PrometheusClient(prometheus) as client:
-            return await rightsizing.fetch_history(client, win.start, win.end)
+            return await rightsizing.fetch_history(client, win.start, win.end, params, extra_hpas=hpas)
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True, disable=as_json) as progress:
@@ -256,7 +256,7 @@ def rightsize_command(
             raise _fail(str(exc), 1) from exc
         progress.update(task, description=f"sizing {len(history.containers)} containers (simulating HPAs)")
         recs = rightsizing.sort_recommendations(
-            rightsizing.recommend(history, params, prices, filter_node=node, hpas=hpas))
+            rightsizing.recommend(history, params, prices, filter_node=node))
     if as_json:
         _print_json([r.to_json("cluster-one") for r in recs])
         return

@@ -98,22 +98,34 @@ def parse_params(params: dict) -> SizingParams:
     )
 
 
+
 # --------------------------------------------------------------------------- usage history
 
 
 @dataclass
+class PodStats:
+    """One pod's usage of one container over the window, reduced inside Prometheus."""
+
+    cpu_stat: float = math.nan  # cores: the CPU statistic (quantile or max over the window)
+    cpu_avg: float = math.nan
+    cpu_points: int = 0
+    mem_stat: float = math.nan  # bytes: the memory statistic
+    mem_avg: float = math.nan
+    mem_points: int = 0
+
+
+@dataclass
 class ContainerUsage:
-    """One container spec's history over the window, across all its pods."""
+    """One container spec (namespace, controller, container) across all its pods."""
 
     namespace: str
     controller_kind: str
     controller: str
     container: str
-    cpu: list[np.ndarray] = field(default_factory=list)  # cores, one array per pod (aligned to grid)
-    memory: list[np.ndarray] = field(default_factory=list)  # bytes, one array per pod
+    pods: dict[str, PodStats] = field(default_factory=dict)
     request_cpu: float | None = None  # cores (latest known)
     request_memory: float | None = None  # bytes
-    request_ts: float = -1.0
+    request_ts: float = -math.inf
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -125,11 +137,28 @@ class History:
     start: float
     end: float
     step: float
-    grid: np.ndarray
     containers: dict[tuple[str, str, str, str], ContainerUsage]
     hpas: dict[tuple[str, str, str], HPASpec]  # (namespace, kind, name) → HPA
+    hpa_load: dict[tuple[str, str, str], np.ndarray] = field(default_factory=dict)  # total cores per step
     prometheus_seconds: float = 0.0
     queries: int = 0
+
+    @property
+    def steps(self) -> int:
+        return int(round((self.end - self.start) / self.step)) + 1
+
+
+def stats_from_samples(cpu: np.ndarray, mem: np.ndarray, params: SizingParams) -> PodStats:
+    """The reduction Prometheus performs, on local arrays (NaN = no sample); for tests and tools."""
+    c, m = cpu[np.isfinite(cpu)], mem[np.isfinite(mem)]
+
+    def stat(values, algorithm, q):
+        if not values.size:
+            return math.nan
+        return float(values.max()) if algorithm == "max" else float(np.quantile(values, q))
+
+    return PodStats(stat(c, params.algorithm_cpu, params.q_cpu), float(c.mean()) if c.size else math.nan, int(c.size),
+                    stat(m, params.algorithm_ram, params.q_ram), float(m.mean()) if m.size else math.nan, int(m.size))
 
 
 def _owner_maps(pod_owner, rs_owner):
@@ -148,14 +177,6 @@ def _owner_maps(pod_owner, rs_owner):
         if kind and name and kind != "<none>":
             pods[(ns, lb.get("pod", ""))] = (kind, name)
     return pods
-
-
-def _align(series, grid: np.ndarray, step: float) -> np.ndarray:
-    out = np.full(len(grid), np.nan)
-    idx = np.rint((series.timestamps - grid[0]) / step).astype(np.int64)
-    ok = (idx >= 0) & (idx < len(grid))
-    out[idx[ok]] = series.values[ok]
-    return out
 
 
 def hpas_from_ksm(info, minimum, maximum, targets) -> dict[tuple[str, str, str], HPASpec]:
@@ -192,73 +213,111 @@ def hpas_from_ksm(info, minimum, maximum, targets) -> dict[tuple[str, str, str],
     return out
 
 
-async def fetch_history(client: Any, start: float, end: float, step: float | None = None) -> History:
-    """Per-container usage and requests, pod ownership and HPAs over [start, end] from Prometheus."""
+CPU_EXPR = f"sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{{{NOT_POD}}}[5m]))"
+MEM_EXPR = f"max by (namespace, pod, container) (container_memory_working_set_bytes{{{NOT_POD}}})"
+
+
+def history_queries(window: int) -> dict[str, str]:
+    """Instant queries (at the window's end) for requests, ownership and HPAs."""
+    req = f'kube_pod_container_resource_requests{{resource=~"cpu|memory",{NOT_POD}}}'
+    return {
+        "req": f"max by (namespace, pod, container, resource) (last_over_time({req}[{window}s]))",
+        "owner": f"max by (namespace, pod, owner_kind, owner_name) (max_over_time(kube_pod_owner[{window}s]))",
+        "rs_owner": f"max by (namespace, replicaset, owner_kind, owner_name) (max_over_time(kube_replicaset_owner[{window}s]))",
+        "hpa_info": f"last_over_time(kube_horizontalpodautoscaler_info[{window}s])",
+        "hpa_min": f"last_over_time(kube_horizontalpodautoscaler_spec_min_replicas[{window}s])",
+        "hpa_max": f"last_over_time(kube_horizontalpodautoscaler_spec_max_replicas[{window}s])",
+        "hpa_target": f"last_over_time(kube_horizontalpodautoscaler_spec_target_metric[{window}s])",
+    }
+
+
+def _aligned(series, start: float, step: float, n: int) -> np.ndarray:
+    out = np.full(n, np.nan)
+    idx = np.rint((series.timestamps - start) / step).astype(np.int64)
+    ok = (idx >= 0) & (idx < n)
+    out[idx[ok]] = series.values[ok]
+    return out
+
+
+async def fetch_history(client: Any, start: float, end: float, params: SizingParams | None = None,
+                        step: float | None = None, extra_hpas: dict | None = None) -> History:
+    """Per-container usage statistics, requests, ownership and HPAs over [start, end].
+
+    Two range queries (CPU rate and working set per pod and container) are reduced here to one
+    `PodStats` per pod; the per-step CPU of workloads under a CPU/memory HPA is kept for the
+    simulation.
+    """
     import asyncio
 
+    params = params or SizingParams()
     seconds = end - start
     step = step or max(60.0, math.ceil(seconds / 4000 / 60) * 60)
     end = end - (end % step)
-    start = end - math.floor(seconds / step) * step
-    t0 = time.perf_counter()
-    stats_before = getattr(getattr(client, "stats", None), "seconds", 0.0)
-    queries_before = getattr(getattr(client, "stats", None), "queries", 0)
-    window = f"{int(seconds)}s"
-    cpu_q = f"sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{{{NOT_POD}}}[5m]))"
-    mem_q = f"max by (namespace, pod, container) (container_memory_working_set_bytes{{{NOT_POD}}})"
-    req_q = ('max by (namespace, pod, container, resource) '
-             '(kube_pod_container_resource_requests{resource=~"cpu|memory"})')
-    owner_q = f"max by (namespace, pod, owner_kind, owner_name) (max_over_time(kube_pod_owner[{window}]))"
-    rs_q = f"max by (namespace, replicaset, owner_kind, owner_name) (max_over_time(kube_replicaset_owner[{window}]))"
-    hpa_info_q = f"last_over_time(kube_horizontalpodautoscaler_info[{window}])"
-    hpa_min_q = f"last_over_time(kube_horizontalpodautoscaler_spec_min_replicas[{window}])"
-    hpa_max_q = f"last_over_time(kube_horizontalpodautoscaler_spec_max_replicas[{window}])"
-    hpa_target_q = f"last_over_time(kube_horizontalpodautoscaler_spec_target_metric[{window}])"
-    (cpu, mem, req, owners, rs, h_info, h_min, h_max, h_target) = await asyncio.gather(
-        client.query_range(cpu_q, start, end, step),
-        client.query_range(mem_q, start, end, step),
-        client.query_range(req_q, start, end, step),
-        client.query(owner_q, end),
-        client.query(rs_q, end),
-        client.query(hpa_info_q, end),
-        client.query(hpa_min_q, end),
-        client.query(hpa_max_q, end),
-        client.query(hpa_target_q, end),
-    )
+    window = int(math.floor(seconds / step) * step)
+    start = end - window
     stats = getattr(client, "stats", None)
-    waited = (stats.seconds - stats_before) if stats is not None else time.perf_counter() - t0
-    queries = (stats.queries - queries_before) if stats is not None else 9
-    owner = _owner_maps(owners, rs)
-    grid = np.arange(start, end + step / 2, step)
-    containers: dict[tuple, ContainerUsage] = {}
+    waited_before = stats.seconds if stats is not None else 0.0
+    queries_before = stats.queries if stats is not None else 0
+    t0 = time.perf_counter()
+    qs = history_queries(window)
+    names = list(qs)
+    cpu, mem, *instant = await asyncio.gather(
+        client.query_range(CPU_EXPR, start, end, step),
+        client.query_range(MEM_EXPR, start, end, step),
+        *(client.query(qs[n], end) for n in names))
+    waited = (stats.seconds - waited_before) if stats is not None else time.perf_counter() - t0
+    results = dict(zip(names, instant, strict=True))
+    owner = _owner_maps(results["owner"], results["rs_owner"])
+    hpas = hpas_from_ksm(results["hpa_info"], results["hpa_min"], results["hpa_max"], results["hpa_target"])
+    hpas.update(extra_hpas or {})
+    history = History(start, end, step, {}, hpas)
+    n = history.steps
+    containers = history.containers
+    hpa_keys = {k for k, h in hpas.items() if any(m.type == "Utilization" for m in h.metrics)}
 
-    def usage_for(labels) -> ContainerUsage | None:
+    def usage_for(labels) -> tuple[ContainerUsage, str]:
         ns, pod, ctr = labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", "")
         kind, name = owner.get((ns, pod), ("Pod", pod))
         key = (ns, kind, name, ctr)
         if key not in containers:
             containers[key] = ContainerUsage(ns, kind, name, ctr)
-        return containers[key]
+        return containers[key], pod
 
+    mem_by_key = {(s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("container", "")): s for s in mem}
+    last_seen: dict[tuple[str, str, str], float] = {}
+    empty = np.full(0, np.nan)
     for s in cpu:
-        usage_for(s.labels).cpu.append(_align(s, grid, step))
-    for s in mem:
-        usage_for(s.labels).memory.append(_align(s, grid, step))
-    for s in req:
-        u = usage_for(s.labels)
+        u, pod = usage_for(s.labels)
+        key = (u.namespace, pod, u.container)
+        m = mem_by_key.pop(key, None)
+        u.pods[pod] = stats_from_samples(s.values, m.values if m is not None else empty, params)
         finite = np.isfinite(s.values)
-        if not finite.any():
+        last_seen[key] = float(s.timestamps[finite][-1]) if finite.any() else -math.inf
+        wkey = (u.namespace, u.controller_kind, u.controller)
+        if wkey in hpa_keys:
+            row = _aligned(s, start, step, n)
+            acc = history.hpa_load.setdefault(wkey, np.full(n, np.nan))
+            both = np.isfinite(row)
+            acc[both] = np.nan_to_num(acc[both]) + row[both]
+    for s in mem_by_key.values():  # memory without CPU samples
+        u, pod = usage_for(s.labels)
+        u.pods[pod] = stats_from_samples(empty, s.values, params)
+    for s in results["req"]:
+        if not math.isfinite(s.value):
             continue
-        last = int(np.nonzero(finite)[0][-1])
-        ts = float(s.timestamps[last])
-        if s.labels.get("resource") == "cpu":
-            if ts >= u.request_ts or u.request_cpu is None:
-                u.request_cpu = float(s.values[last])
-        elif ts >= u.request_ts or u.request_memory is None:
-            u.request_memory = float(s.values[last])
-        u.request_ts = max(u.request_ts, ts)
-    hpas = hpas_from_ksm(h_info, h_min, h_max, h_target)
-    return History(start, end, step, grid, containers, hpas, waited, queries)
+        u, pod = usage_for(s.labels)
+        ts = last_seen.get((u.namespace, pod, u.container), -math.inf)
+        if ts > u.request_ts:  # the most recently running pod's request wins
+            u.request_ts = ts
+            u.request_cpu = u.request_memory = None
+        if ts == u.request_ts:
+            if s.labels.get("resource") == "cpu":
+                u.request_cpu = s.value
+            else:
+                u.request_memory = s.value
+    history.prometheus_seconds = waited
+    history.queries = (stats.queries - queries_before) if stats is not None else len(qs) + 2
+    return history
 
 
 # --------------------------------------------------------------------------- recommendations
@@ -313,10 +372,6 @@ class Recommendation:
         }
 
 
-def _stat(values: np.ndarray, algorithm: str, q: float) -> float:
-    if algorithm == "max":
-        return float(values.max())
-    return float(np.quantile(values, q, method="higher"))
 
 
 def _ceil_cpu(cores: float) -> float:
@@ -327,36 +382,33 @@ def _ceil_mem(num_bytes: float) -> float:
     return math.ceil(round(num_bytes / MIB, 6)) * MIB
 
 
-def _stack(arrays: list[np.ndarray], n: int) -> np.ndarray:
-    return np.vstack(arrays) if arrays else np.full((0, n), np.nan)
-
-
-def basic_recommendation(u: ContainerUsage, params: SizingParams, prices: Prices, n_grid: int) -> Recommendation:
-    cpu = _stack(u.cpu, n_grid)
-    mem = _stack(u.memory, n_grid)
-    cpu_samples = cpu[np.isfinite(cpu)]
-    mem_samples = mem[np.isfinite(mem)]
-    running = np.isfinite(cpu) | (np.isfinite(mem) if mem.shape == cpu.shape else False)
-    replicas_avg = float(running.sum(axis=0).mean()) if running.size else 0.0
-    points = int(min(cpu_samples.size, mem_samples.size) if mem_samples.size else cpu_samples.size)
+def basic_recommendation(u: ContainerUsage, params: SizingParams, prices: Prices, steps: int) -> Recommendation:
+    """Per container spec: max over pods of each pod's statistic (KRR's per-pod reduction)."""
+    pods = list(u.pods.values())
+    cpu_points = sum(p.cpu_points for p in pods)
+    mem_points = sum(p.mem_points for p in pods)
+    points = min(cpu_points, mem_points)
+    replicas_avg = cpu_points / steps if steps else 0.0
     base = dict(namespace=u.namespace, controller_kind=u.controller_kind, controller=u.controller,
                 container=u.container, latest_cpu=u.request_cpu, latest_memory=u.request_memory,
                 replicas_avg=replicas_avg, points=points)
-    if cpu_samples.size < params.min_points or mem_samples.size < params.min_points:
+    cpu_stats = [p.cpu_stat for p in pods if p.cpu_points and math.isfinite(p.cpu_stat)]
+    mem_stats = [p.mem_stat for p in pods if p.mem_points and math.isfinite(p.mem_stat)]
+    if points < params.min_points or not cpu_stats or not mem_stats:
         return Recommendation(**base, status="noUsageHistory", rec_cpu=None, rec_memory=None,
                               savings_cpu=0.0, savings_memory=0.0,
                               efficiency={"cpu": 0.0, "memory": 0.0, "total": 0.0},
                               message=f"{points} usage samples in the window (need {params.min_points}); "
                                       "no recommendation")
-    rec_cpu = _ceil_cpu(max(_stat(cpu_samples, params.algorithm_cpu, params.q_cpu) / params.target_cpu,
-                            params.min_cpu_millicores / 1000))
-    rec_mem = _ceil_mem(max(_stat(mem_samples, params.algorithm_ram, params.q_ram) * (1 + params.ram_buffer)
-                            / params.target_ram, params.min_ram_bytes))
+    rec_cpu = _ceil_cpu(max(max(cpu_stats) / params.target_cpu, params.min_cpu_millicores / 1000))
+    rec_mem = _ceil_mem(max(max(mem_stats) * (1 + params.ram_buffer) / params.target_ram, params.min_ram_bytes))
     hours = HOURS_PER_MONTH * replicas_avg
     savings_cpu = ((u.request_cpu - rec_cpu) * prices.cpu_core_hour * hours) if u.request_cpu is not None else 0.0
     savings_mem = ((u.request_memory - rec_mem) / GIB * prices.ram_gib_hour * hours) if u.request_memory is not None else 0.0
-    eff_cpu = float(cpu_samples.mean() / u.request_cpu) if u.request_cpu else (1.0 if cpu_samples.mean() > 0 else 0.0)
-    eff_mem = float(mem_samples.mean() / u.request_memory) if u.request_memory else (1.0 if mem_samples.mean() > 0 else 0.0)
+    cpu_mean = sum(p.cpu_avg * p.cpu_points for p in pods if p.cpu_points) / cpu_points
+    mem_mean = sum(p.mem_avg * p.mem_points for p in pods if p.mem_points) / mem_points
+    eff_cpu = cpu_mean / u.request_cpu if u.request_cpu else (1.0 if cpu_mean > 0 else 0.0)
+    eff_mem = mem_mean / u.request_memory if u.request_memory else (1.0 if mem_mean > 0 else 0.0)
     cost_cpu = (u.request_cpu or 0.0) * prices.cpu_core_hour
     cost_mem = (u.request_memory or 0.0) / GIB * prices.ram_gib_hour
     total = (eff_cpu * cost_cpu + eff_mem * cost_mem) / (cost_cpu + cost_mem) if cost_cpu + cost_mem else 0.0
@@ -364,28 +416,21 @@ def basic_recommendation(u: ContainerUsage, params: SizingParams, prices: Prices
                           savings_memory=savings_mem, efficiency={"cpu": eff_cpu, "memory": eff_mem, "total": total})
 
 
-def _hpa_profile(history: History, members: list[ContainerUsage]) -> tuple[LoadProfile, float] | None:
-    """Load = total CPU of the workload's pods per step; memory per pod = its max working set."""
-    n = len(history.grid)
-    total = np.zeros(n)
-    any_sample = np.zeros(n, dtype=bool)
-    for u in members:
-        for arr in u.cpu:
-            ok = np.isfinite(arr)
-            total[ok] += arr[ok]
-            any_sample |= ok
-    if not any_sample.any():
+def _hpa_profile(history: History, key: tuple[str, str, str], members: list[ContainerUsage]) -> tuple[LoadProfile, float] | None:
+    """Load = total CPU of the workload's pods per step; memory per pod = the sum over its
+    containers of their memory statistic (max over pods)."""
+    total = history.hpa_load.get(key)
+    if total is None or not np.isfinite(total).any():
         return None
+    first = int(np.argmax(np.isfinite(total)))
+    loads = np.nan_to_num(total[first:], nan=0.0)
     per_pod_mem = 0.0
     for u in members:
-        mem = _stack(u.memory, n)
-        if np.isfinite(mem).any():
-            per_pod_mem += float(np.nanmax(mem))
-    first = int(np.argmax(any_sample))
-    times = tuple(float(t - history.grid[first]) for t in history.grid[first:])
-    loads = tuple(float(v) for v in total[first:])
+        stats = [p.mem_stat for p in u.pods.values() if p.mem_points and math.isfinite(p.mem_stat)]
+        per_pod_mem += max(stats, default=0.0)
+    times = tuple(float(i * history.step) for i in range(len(loads)))
     usage = {"cpu": UsageModel(0, 1000.0), "memory": UsageModel(int(per_pod_mem * 1000), 0.0)}
-    return LoadProfile(times, loads, usage, times[-1], PodLifecycle()), per_pod_mem
+    return LoadProfile(times, tuple(float(v) for v in loads), usage, times[-1], PodLifecycle()), per_pod_mem
 
 
 def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendation],
@@ -394,7 +439,7 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
     """Pick the CPU (and, for memory HPAs, memory) request that minimizes the simulated cost while
     no metric proposal exceeds maxReplicas; updates `members` in place."""
     config = config or ControllerConfig()
-    built = _hpa_profile(history, usages)
+    built = _hpa_profile(history, (hpa.namespace, hpa.target_kind, hpa.target_name), usages)
     if built is None:
         for r in members:
             r.status, r.message = "noUsageHistory", "no CPU usage history for the HPA's pods"
@@ -470,14 +515,11 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
 
 
 def recommend(history: History, params: SizingParams, prices: Prices, *, filter_node=None,
-              hpas: dict[tuple[str, str, str], HPASpec] | None = None, cluster: str = "cluster-one",
-              config: ControllerConfig | None = None) -> list[Recommendation]:
+              cluster: str = "cluster-one", config: ControllerConfig | None = None) -> list[Recommendation]:
     """Recommendations for every container in the history that passes the filter."""
     from cloudmart.finops.filters import matches
 
-    all_hpas = dict(history.hpas)
-    all_hpas.update(hpas or {})
-    n = len(history.grid)
+    n = history.steps
     recs: list[Recommendation] = []
     groups: dict[tuple[str, str, str], list[tuple[Recommendation, ContainerUsage]]] = defaultdict(list)
     for key, u in sorted(history.containers.items()):
@@ -489,7 +531,7 @@ def recommend(history: History, params: SizingParams, prices: Prices, *, filter_
         recs.append(r)
         groups[(u.namespace, u.controller_kind, u.controller)].append((r, u))
     for wkey, items in groups.items():
-        hpa = all_hpas.get(wkey)
+        hpa = history.hpas.get(wkey)
         if hpa is None or not any(m.type == "Utilization" and m.resource in ("cpu", "memory") for m in hpa.metrics):
             continue
         members = [r for r, _ in items if r.status == "ok"]

@@ -15,30 +15,34 @@ from cloudmart.finops.rightsizing import (
     parse_params,
     recommend,
     sort_recommendations,
+    stats_from_samples,
 )
 
 MIB = 2**20
 STEP = 60.0
 
 
-def history(containers, hpas=None, n=None):
-    n = n or max(len(a) for u in containers for a in u.cpu + u.memory)
-    grid = np.arange(n) * STEP
-    return History(0.0, grid[-1], STEP, grid, {u.key: u for u in containers}, hpas or {})
+def history(containers, hpas=None, n=10, load=None):
+    h = History(0.0, (n - 1) * STEP, STEP, {u.key: u for u in containers}, hpas or {})
+    if load is not None:
+        h.hpa_load = {key: np.asarray(load, dtype=float) for key in h.hpas}
+    return h
 
 
-def usage(ns="shop", kind="Deployment", name="web", container="web", cpu=(), mem=(), req_cpu=0.5, req_mem=512 * MIB):
-    return ContainerUsage(ns, kind, name, container, [np.asarray(a, dtype=float) for a in cpu],
-                          [np.asarray(a, dtype=float) for a in mem], req_cpu, req_mem, 0.0)
+def usage(ns="shop", kind="Deployment", name="web", container="web", cpu=(), mem=(), req_cpu=0.5, req_mem=512 * MIB,
+          params=SizingParams()):
+    pods = {f"{name}-{i}": stats_from_samples(np.asarray(c, dtype=float), np.asarray(m, dtype=float), params)
+            for i, (c, m) in enumerate(zip(cpu, mem, strict=True))}
+    return ContainerUsage(ns, kind, name, container, pods, req_cpu, req_mem, 0.0)
 
 
 def test_cpu_p95_over_target_and_memory_max_plus_buffer():
-    cpu = np.linspace(0.0, 0.099, 100)  # p95 (the "higher" sample at rank 0.95 * 99 = 94.05) = cpu[95]
+    cpu = np.linspace(0.0, 0.099, 100)  # p95, interpolated like Prometheus' quantile_over_time = 0.09405
     mem = np.full(100, 100 * MIB)
     mem[50] = 200 * MIB
     u = usage(cpu=[cpu], mem=[mem])
     r = basic_recommendation(u, SizingParams(), Prices(), 100)
-    assert r.rec_cpu == pytest.approx(math.ceil(cpu[95] / 0.7 * 1000) / 1000) == pytest.approx(0.136)
+    assert r.rec_cpu == pytest.approx(math.ceil(0.09405 / 0.7 * 1000) / 1000) == pytest.approx(0.135)
     assert r.rec_memory == math.ceil(200 * 1.15) * MIB
     assert r.status == "ok" and r.replicas_avg == 1.0
     hours = 730
@@ -48,8 +52,9 @@ def test_cpu_p95_over_target_and_memory_max_plus_buffer():
 
 
 def test_max_algorithm_and_floors():
-    u = usage(cpu=[np.full(10, 0.001)], mem=[np.full(10, 1 * MIB)])
-    r = basic_recommendation(u, SizingParams(algorithm_cpu="max"), Prices(), 10)
+    params = SizingParams(algorithm_cpu="max")
+    u = usage(cpu=[np.full(10, 0.001)], mem=[np.full(10, 1 * MIB)], params=params)
+    r = basic_recommendation(u, params, Prices(), 10)
     assert r.rec_cpu == 0.010 and r.rec_memory == 20 * MIB  # 10m and 20Mi minimums
 
 
@@ -97,6 +102,7 @@ def test_bad_parameters_name_the_parameter(params, name):
 def test_sorting_and_bad_sort_keys():
     us = [usage(name=f"w{i}", cpu=[np.full(10, 0.05 * (i + 1))], mem=[np.full(10, 50 * MIB)]) for i in range(3)]
     recs = recommend(history(us), SizingParams(), Prices())
+    assert all(r.status == "ok" for r in recs)
     assert [r.controller for r in sort_recommendations(recs)] == ["w0", "w1", "w2"]
     assert [r.controller for r in sort_recommendations(recs, "cpuRecommended", "descending")] == ["w2", "w1", "w0"]
     with pytest.raises(ParameterError):
@@ -117,7 +123,7 @@ def _hpa_history(hpa):
     total = 0.2 + 1.2 * np.sin(np.pi * t / n) ** 2
     per_pod = total / 2
     u = usage(cpu=[per_pod, per_pod], mem=[np.full(n, 100 * MIB)] * 2, req_cpu=0.5, req_mem=256 * MIB)
-    return history([u], {("shop", "Deployment", "web"): hpa}), total
+    return history([u], {("shop", "Deployment", "web"): hpa}, n=n, load=total), total
 
 
 def test_hpa_workload_is_sized_by_simulation_within_max_replicas():
@@ -136,7 +142,7 @@ def test_hpa_workload_is_sized_by_simulation_within_max_replicas():
 def test_a_tight_max_replicas_raises_the_request_where_plain_sizing_would_not():
     hpa = _hpa(max_replicas=1, target=10)  # one replica held at 10 % must carry the 1.4-core peak
     hist, total = _hpa_history(hpa)
-    plain = recommend(history(list(hist.containers.values())), SizingParams(), Prices())[0]
+    plain = recommend(history(list(hist.containers.values()), n=360), SizingParams(), Prices())[0]
     (r,) = recommend(hist, SizingParams(), Prices())
     assert r.status == "hpa" and r.hpa["stepsAboveMaxReplicas"] == 0
     assert r.rec_cpu >= total.max() / 0.1 - 1e-3 > plain.rec_cpu
@@ -149,3 +155,11 @@ def test_memory_hpa_keeps_memory_below_its_target():
     (r,) = recommend(hist, SizingParams(), Prices())
     # 100Mi working set must stay under 80 % (less the 10 % tolerance) of the request
     assert 100 * MIB / r.rec_memory <= 0.8 * 0.9 + 1e-9
+
+
+def test_hpa_workload_without_a_load_series_is_reported_not_zeroed():
+    hpa = _hpa()
+    hist, _ = _hpa_history(hpa)
+    hist.hpa_load = {}
+    (r,) = recommend(hist, SizingParams(), Prices())
+    assert r.status == "noUsageHistory" and r.rec_cpu > 0 and "no CPU usage history" in r.message
