@@ -16,6 +16,7 @@ Semantics follow Kubecost/OpenCost (see ARCHITECTURE §6):
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import re
 import time
@@ -131,58 +132,49 @@ class Allocation:
         def avg(x: float) -> float:
             return x / hours if hours > 0 else 0.0
 
-        return _round(
-            {
-                "name": self.name,
-                "properties": self.properties,
-                "window": {"start": ws, "end": we},
-                "start": s,
-                "end": e,
-                "minutes": self.minutes,
-                "cpuCores": avg(self.cpu_core_hours),
-                "cpuCoreRequestAverage": avg(self.cpu_request_hours),
-                "cpuCoreUsageAverage": avg(self.cpu_usage_hours),
-                "cpuCoreHours": self.cpu_core_hours,
-                "cpuCost": self.cpu_cost + self.cpu_idle_cost,
-                "cpuCostAdjustment": 0.0,
-                "cpuEfficiency": self.cpu_efficiency,
-                "gpuCount": 0.0,
-                "gpuHours": 0.0,
-                "gpuCost": 0.0,
-                "gpuCostAdjustment": 0.0,
-                "networkCost": 0.0,
-                "loadBalancerCost": 0.0,
-                "pvBytes": 0.0,
-                "pvByteHours": 0.0,
-                "pvCost": 0.0,
-                "ramBytes": avg(self.ram_byte_hours),
-                "ramByteRequestAverage": avg(self.ram_request_hours),
-                "ramByteUsageAverage": avg(self.ram_usage_hours),
-                "ramByteHours": self.ram_byte_hours,
-                "ramCost": self.ram_cost + self.ram_idle_cost,
-                "ramCostAdjustment": 0.0,
-                "ramEfficiency": self.ram_efficiency,
-                "sharedCost": self.shared_cost,
-                "externalCost": 0.0,
-                "totalCost": self.total_cost,
-                "totalEfficiency": self.total_efficiency,
-            }
-        )
+        numbers = {
+            "minutes": self.minutes,
+            "cpuCores": avg(self.cpu_core_hours),
+            "cpuCoreRequestAverage": avg(self.cpu_request_hours),
+            "cpuCoreUsageAverage": avg(self.cpu_usage_hours),
+            "cpuCoreHours": self.cpu_core_hours,
+            "cpuCost": self.cpu_cost + self.cpu_idle_cost,
+            "cpuCostAdjustment": 0.0,
+            "cpuEfficiency": self.cpu_efficiency,
+            "gpuCount": 0.0,
+            "gpuHours": 0.0,
+            "gpuCost": 0.0,
+            "gpuCostAdjustment": 0.0,
+            "networkCost": 0.0,
+            "loadBalancerCost": 0.0,
+            "pvBytes": 0.0,
+            "pvByteHours": 0.0,
+            "pvCost": 0.0,
+            "ramBytes": avg(self.ram_byte_hours),
+            "ramByteRequestAverage": avg(self.ram_request_hours),
+            "ramByteUsageAverage": avg(self.ram_usage_hours),
+            "ramByteHours": self.ram_byte_hours,
+            "ramCost": self.ram_cost + self.ram_idle_cost,
+            "ramCostAdjustment": 0.0,
+            "ramEfficiency": self.ram_efficiency,
+            "sharedCost": self.shared_cost,
+            "externalCost": 0.0,
+            "totalCost": self.total_cost,
+            "totalEfficiency": self.total_efficiency,
+        }
+        return {
+            "name": self.name,
+            "properties": self.properties,
+            "window": {"start": ws, "end": we},
+            "start": s,
+            "end": e,
+            **{k: round(v, 5) if math.isfinite(v) else None for k, v in numbers.items()},
+        }
 
 
 _NUMERIC = [
     f for f in Allocation.__dataclass_fields__ if f not in ("name", "properties", "start", "end")
 ]
-
-
-def _round(obj):
-    if isinstance(obj, float):
-        return round(obj, 5) if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _round(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_round(v) for v in obj]
-    return obj
 
 
 @dataclass
@@ -212,24 +204,39 @@ class Engine:
         self.cluster = cluster
 
     def container_properties(self, inputs: Inputs) -> list[dict]:
+        """Properties per container. Label dicts are shared between containers of a pod and
+        must be treated as read-only."""
         meta = inputs.meta
         out = []
-        for ns, pod, container in inputs.keys:
-            props: dict = {"cluster": self.cluster, "namespace": ns, "pod": pod, "container": container}
-            node = meta.pod_node.get((ns, pod))
-            if node:
-                props["node"] = node
-            owner = meta.pod_owner.get((ns, pod))
-            if owner and owner[0] == "ReplicaSet":
-                owner = meta.replicaset_owner.get((ns, owner[1]), owner)
-            if owner:
-                props["controllerKind"] = owner[0].lower()
-                props["controller"] = owner[1]
-            ns_labels = meta.namespace_labels.get(ns, {})
-            props["namespaceLabels"] = dict(ns_labels)
-            props["labels"] = {**ns_labels, **meta.pod_labels.get((ns, pod), {})}
-            props["annotations"] = dict(meta.pod_annotations.get((ns, pod), {}))
-            out.append(props)
+        empty: dict[str, str] = {}
+        merged: dict[tuple[str, str], dict[str, str]] = {}
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # tens of thousands of small dicts would trigger needless collections
+        try:
+            for ns, pod, container in inputs.keys:
+                pk = (ns, pod)
+                props: dict = {"cluster": self.cluster, "namespace": ns, "pod": pod, "container": container}
+                node = meta.pod_node.get(pk)
+                if node:
+                    props["node"] = node
+                owner = meta.pod_owner.get(pk)
+                if owner and owner[0] == "ReplicaSet":
+                    owner = meta.replicaset_owner.get((ns, owner[1]), owner)
+                if owner:
+                    props["controllerKind"] = owner[0].lower()
+                    props["controller"] = owner[1]
+                ns_labels = meta.namespace_labels.get(ns, empty)
+                labels = merged.get(pk)
+                if labels is None:
+                    pod_labels = meta.pod_labels.get(pk, empty)
+                    labels = merged[pk] = {**ns_labels, **pod_labels} if ns_labels else pod_labels
+                props["namespaceLabels"] = ns_labels
+                props["labels"] = labels
+                props["annotations"] = meta.pod_annotations.get(pk, empty)
+                out.append(props)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return out
 
     def key(self, props: dict, aggregate: list[str]) -> str:
