@@ -15,12 +15,14 @@ with how long the value took to compute, while the caller gets the current value
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import struct
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Protocol, runtime_checkable
 
 import structlog
@@ -158,7 +160,7 @@ class RedisCache:
         return result
 
     async def get(self, key: str) -> bytes | None:
-        return await self._call("get", lambda: self._redis.get(key))
+        return await self._call("get", partial(self._redis.get, key))
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self._call("set", lambda: self._redis.set(key, value, px=max(1, int(ttl * 1000))))
@@ -180,12 +182,117 @@ class RedisCache:
         await self._redis.aclose()
 
 
+class NearCache:
+    """Redis plus an in-process copy of the keys this process reads, for a few seconds.
+
+    Coherence: every delete/incr is published on a Redis pub/sub channel and every process drops
+    those keys from its copy when the message arrives (the same approach as Redis's own
+    client-side caching), and the writing process drops them at once, so a read after a write in
+    the same process always misses. Another replica may serve the old value until the message
+    reaches it (normally well under a millisecond on one network) and never longer than `ttl`.
+    While the subscription is down (Redis unreachable, reconnecting) the local copy is emptied
+    and bypassed, so no invalidation can be missed.
+    """
+
+    backend = "redis"
+    CHANNEL = "cloudmart:cache:invalidate"
+
+    def __init__(self, remote: RedisCache, *, ttl: float = 2.0, max_entries: int = 10_000) -> None:
+        self.remote = remote
+        self.url = remote.url
+        self.ttl = ttl
+        self.local = MemoryCache(max_entries)
+        self._subscriber = aioredis.Redis.from_url(remote.url, socket_connect_timeout=1.0)
+        self._listener: asyncio.Task | None = None
+        self._live = False
+        self._epoch = 0  # bumped by every invalidation received and every loss of subscription
+
+    def _ensure_listener(self) -> None:
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        backoff = 0.05
+        while True:
+            pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.CHANNEL)
+                self._live = True
+                backoff = 0.05
+                async for message in pubsub.listen():
+                    if message and message.get("type") == "message":
+                        self._drop(message["data"].split(b"\n"))
+            except (RedisError, OSError, asyncio.TimeoutError) as exc:
+                log.debug("cache_invalidation_feed_lost", error=str(exc))
+            finally:
+                self._live = False
+                self._epoch += 1
+                self.local._data.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+
+    def _drop(self, keys) -> None:
+        self._epoch += 1
+        for key in keys:
+            self.local._data.pop(key.decode() if isinstance(key, bytes) else key, None)
+
+    async def get(self, key: str) -> bytes | None:
+        self._ensure_listener()
+        if self._live:
+            value = await self.local.get(key)
+            if value is not None:
+                return value
+        epoch = self._epoch
+        value = await self.remote.get(key)
+        if value is not None and self._live and epoch == self._epoch:
+            await self.local.set(key, value, self.ttl)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        epoch = self._epoch
+        await self.remote.set(key, value, ttl)
+        if self._live and epoch == self._epoch:
+            await self.local.set(key, value, min(ttl, self.ttl))
+
+    async def _publish(self, keys: tuple[str, ...]) -> None:
+        await self.remote._call("publish", partial(self.remote._redis.publish, self.CHANNEL, "\n".join(keys)))
+
+    async def delete(self, *keys: str) -> None:
+        self._drop(keys)
+        await self.remote.delete(*keys)
+        await self._publish(keys)
+
+    async def incr(self, key: str) -> int:
+        self._drop((key,))
+        value = await self.remote.incr(key)
+        await self._publish((key,))
+        return value
+
+    async def ping(self) -> bool:
+        return await self.remote.ping()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        await self._subscriber.aclose()
+        await self.remote.close()
+
+
 def cache_from_settings(settings: Settings) -> Cache | None:
-    """Redis when a Redis URL/host is configured, in-memory otherwise, none when disabled."""
+    """Redis (with a near cache unless CACHE_LOCAL_TTL_SECONDS=0) when a Redis URL/host is
+    configured, in-memory otherwise, none when disabled."""
     if not settings.cache_enabled:
         return None
     url = settings.resolved_redis_url()
-    return RedisCache(url) if url else MemoryCache()
+    if not url:
+        return MemoryCache()
+    if settings.cache_local_ttl_seconds > 0:
+        return NearCache(RedisCache(url), ttl=settings.cache_local_ttl_seconds)
+    return RedisCache(url)
 
 
 _HEADER = struct.Struct("!dd")  # logical expiry (unix time), load duration (s)
@@ -214,6 +321,7 @@ class CacheAside:
         self.jitter = jitter
         self.beta = beta
         self._label = cache.backend if cache is not None else "none"
+        self._outcome = {r: CACHE_REQUESTS.labels(self._label, r) for r in ("hit", "miss", "error", "bypass")}
         # key -> (monotonic end, or inf while running; load task), kept a moment after the end.
         self._loads: dict[str, tuple[float, asyncio.Task[bytes]]] = {}
 
@@ -225,19 +333,19 @@ class CacheAside:
 
     async def get_or_load(self, key: str, loader: Callable[[], Awaitable[bytes]]) -> bytes:
         if self.cache is None:
-            CACHE_REQUESTS.labels(self._label, "bypass").inc()
+            self._outcome["bypass"].inc()
             return await loader()
         asked = time.monotonic()
         try:
             raw = await self.cache.get(key)
         except CacheError:
             self._fail("get")
-            CACHE_REQUESTS.labels(self._label, "error").inc()
+            self._outcome["error"].inc()
             return await self._single_flight(key, loader, asked, store=False, reason="fallthrough")
         if raw is None or len(raw) < _HEADER.size:
-            CACHE_REQUESTS.labels(self._label, "miss").inc()
+            self._outcome["miss"].inc()
             return await self._single_flight(key, loader, asked, store=True, reason="miss")
-        CACHE_REQUESTS.labels(self._label, "hit").inc()
+        self._outcome["hit"].inc()
         expires, delta = _HEADER.unpack_from(raw)
         if not self._running(key) and self._should_refresh_early(expires, delta):
             # The caller keeps the current value; the refresh runs on its own.
@@ -315,7 +423,7 @@ class CacheAside:
             return await self.get_or_load("", loader)
         gen = await self.generation(generation)
         if gen is None:
-            CACHE_REQUESTS.labels(self._label, "error").inc()
+            self._outcome["error"].inc()
             return await loader()
         return await self.get_or_load(self.key(generation, gen, *parts), loader)
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # Cache (cloudmart.core.cache): Redis when REDIS_URL/REDIS_HOST is set, in-memory otherwise.
     cache_enabled: bool = Field(True, validation_alias=AliasChoices("CACHE_ENABLED"))
     cache_ttl_seconds: float = Field(60.0, gt=0, validation_alias=AliasChoices("CACHE_TTL_SECONDS"))
+    # Seconds a process keeps its own copy of a Redis entry (pub/sub-invalidated); 0 disables it.
+    cache_local_ttl_seconds: float = Field(2.0, ge=0, validation_alias=AliasChoices("CACHE_LOCAL_TTL_SECONDS"))
 
     # Kafka: comma-separated host:port list, as in the seed ("kafka-service:9092").
     kafka_brokers: str | None = Field(None, validation_alias=AliasChoices("KAFKA_BROKERS"))

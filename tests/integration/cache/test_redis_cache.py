@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from prometheus_client import CollectorRegistry
 
-from cloudmart.core.cache import CacheAside, MemoryCache, RedisCache, register_cache_metrics
+from cloudmart.core.cache import CacheAside, CacheError, MemoryCache, NearCache, RedisCache, register_cache_metrics
 
 pytestmark = pytest.mark.redis
 
@@ -106,5 +106,77 @@ async def test_redis_stopped_mid_test_falls_through_then_recovers(own_redis):
         assert await aside.get_or_load("products:item:1", load) == b"v2"
         assert await aside.get_or_load("products:item:1", load) == b"v2"
         assert db["loads"] == 7  # cached again
+    finally:
+        await cache.close()
+
+
+async def _until(predicate, timeout: float = 2.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+async def test_near_cache_replicas_stay_coherent(redis_url):
+    """Two replicas' near caches on one Redis: a write on one is seen by the other."""
+    a, b = NearCache(RedisCache(redis_url), ttl=30), NearCache(RedisCache(redis_url), ttl=30)
+    try:
+        await a.get("warmup")
+        await b.get("warmup")
+        assert await _until(lambda: _live(a, b))
+        await b.set("products:item:1", b"v1", 60)
+        assert await a.get("products:item:1") == b"v1"
+        assert "products:item:1" in a.local._data  # served locally from now on
+
+        await b.delete("products:item:1")  # the writer's own copy is gone at once
+        assert await b.get("products:item:1") is None
+
+        async def a_sees_it() -> bool:
+            return await a.get("products:item:1") is None
+
+        assert await _until(a_sees_it, timeout=1.0)
+
+        assert await b.incr("products:gen:lists") == 1
+        assert await a.get("products:gen:lists") == b"1"
+        assert await b.incr("products:gen:lists") == 2
+
+        async def a_sees_gen() -> bool:
+            return await a.get("products:gen:lists") == b"2"
+
+        assert await _until(a_sees_gen, timeout=1.0)
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def _live(*caches) -> bool:
+    return all(c._live for c in caches)
+
+
+async def test_near_cache_bypasses_local_copy_while_redis_is_down(own_redis):
+    cache = NearCache(RedisCache(own_redis.url, cooldown=0.1), ttl=30)
+    try:
+        await cache.get("warmup")
+        assert await _until(lambda: _live(cache))
+        await cache.set("k", b"v", 60)
+        assert await cache.get("k") == b"v"
+        own_redis.stop()
+
+        async def down() -> bool:
+            return not cache._live
+
+        assert await _until(down)
+        assert cache.local._data == {}
+        with pytest.raises(CacheError):
+            await cache.get("k")
+        own_redis.start()
+
+        async def back() -> bool:
+            return cache._live and await cache.ping()
+
+        assert await _until(back, timeout=5.0)
+        assert await cache.get("k") is None  # a fresh server, and no stale local copy
     finally:
         await cache.close()
