@@ -54,7 +54,9 @@ kind-load: image
 kind-install:
 	istioctl install -y --set profile=minimal --set values.pilot.env.PILOT_JWT_ENABLE_REMOTE_JWKS=envoy
 	kubectl apply -f https://raw.githubusercontent.com/open-policy-agent/gatekeeper/$(GATEKEEPER_VERSION)/deploy/gatekeeper.yaml
-	kubectl apply -f https://raw.githubusercontent.com/kubernetes/autoscaler/vertical-pod-autoscaler-$(VPA_VERSION)/vertical-pod-autoscaler/deploy/vpa-v1-crd-gen.yaml
+	# VPA: CRDs and the recommender only (our VPAs are updateMode "Off": recommendations, no evictions)
+	for f in vpa-v1-crd-gen.yaml vpa-rbac.yaml recommender-deployment.yaml; do \
+	  kubectl apply -f https://raw.githubusercontent.com/kubernetes/autoscaler/vertical-pod-autoscaler-$(VPA_VERSION)/vertical-pod-autoscaler/deploy/$$f; done
 	if [ "$(OVERLAY)" = prod ]; then \
 	  kubectl apply --server-side -f https://github.com/cloudnative-pg/cloudnative-pg/releases/download/v$(CNPG_VERSION)/cnpg-$(CNPG_VERSION).yaml && \
 	  kubectl -n cnpg-system rollout status deployment/cnpg-controller-manager --timeout=300s; fi
