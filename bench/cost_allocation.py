@@ -66,6 +66,7 @@ def measure(url: str, days: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100x1,100x7,1000x1")
+    ap.add_argument("--runs", default="cold,warm", help="which runs per window: cold,warm or cold")
     ap.add_argument("--measure", nargs=2, metavar=("URL", "DAYS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
@@ -98,7 +99,7 @@ def main() -> None:
                 for window_days in (1, 7):
                     if window_days > days:
                         continue
-                    for attempt in ("cold", "warm"):
+                    for attempt in args.runs.split(","):
                         out = subprocess.run(
                             [sys.executable, __file__, "--measure", f"http://127.0.0.1:{port}", str(window_days)],
                             check=True, capture_output=True, text=True, timeout=MAX_SECONDS_PER_QUERY,
@@ -114,21 +115,22 @@ def main() -> None:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    print("| pods | window | run | wall s | prometheus s | engine s | engine share | peak RSS MiB |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|")
-    for pods, _, w, attempt, m in rows:
-        print(f"| {pods} | {w}d | {attempt} | {m['wall']:.2f} | {m['prometheus']:.2f} | {m['engine']:.3f} | "
+    print("| pods | history | window | run | wall s | prometheus s | engine s | engine share | peak RSS MiB |")
+    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for pods, days, w, attempt, m in rows:
+        print(f"| {pods} | {days}d | {w}d | {attempt} | {m['wall']:.2f} | {m['prometheus']:.2f} | {m['engine']:.3f} | "
               f"{m['engine'] / m['wall']:.1%} | {m['rss_mib']:.0f} |")
-    warm = {(p, w): m for p, _, w, a, m in rows if a == "warm"}
-    base = min(warm, key=lambda k: k[0] * k[1], default=None)
+    last = args.runs.split(",")[-1]
+    best = {(p, d, w): m for p, d, w, a, m in rows if a == last}
+    base = min(best, key=lambda k: k[0] * k[2], default=None)
     if base:
         print()
-        print("scaling vs the smallest run (wall-time ratio / pods×window ratio; ≤ 1 means no worse than linear):")
-        for k, m in warm.items():
-            size_ratio = (k[0] * k[1]) / (base[0] * base[1])
+        print(f"scaling of {last} runs vs the smallest (time ratio / pods×window ratio; ≤ 1 means no worse than linear):")
+        for k, m in best.items():
+            size_ratio = (k[0] * k[2]) / (base[0] * base[2])
             if size_ratio > 1:
-                ratio = m["wall"] / warm[base]["wall"]
-                print(f"  {k[0]} pods x {k[1]}d: {ratio:.1f}x time for {size_ratio:.0f}x size -> {ratio / size_ratio:.2f}")
+                ratio = m["wall"] / best[base]["wall"]
+                print(f"  {k[0]} pods, {k[2]}d window ({k[1]}d history): {ratio:.1f}x time for {size_ratio:.0f}x size -> {ratio / size_ratio:.2f}")
 
 
 if __name__ == "__main__":
