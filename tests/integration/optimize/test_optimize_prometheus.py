@@ -170,3 +170,18 @@ def test_cli_rightsize(lab_prometheus):
     assert bad.exit_code == 2 and "--q-cpu" in bad.output
     down = runner.invoke(cli_app, ["cost", "rightsize", "--prometheus", "http://127.0.0.1:9", "--window", "2d"])
     assert down.exit_code == 1 and "127.0.0.1:9" in down.output
+
+
+def test_cli_simulate_from_prometheus_history(lab_prometheus):
+    runner = CliRunner()
+    args = ["hpa", "simulate", str(DATA / "user-service.yaml"), "--prometheus", lab_prometheus.url,
+            "--window", "1d", "--end", str(lab_prometheus.end), "--json", "--every", "40"]
+    result = runner.invoke(cli_app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["summary"]["steps"] == 1 + 86400 // 15  # one day of minute samples, both ends included
+    assert 2 <= payload["summary"]["minReplicas"] <= payload["summary"]["maxReplicas"] <= 8
+    assert any(p["load"] > 0 for p in payload["timeline"])
+    ghost = runner.invoke(cli_app, [*args[:2], str(DATA / "user-service.yaml"), "--prometheus", lab_prometheus.url,
+                                    "--window", "1d", "--end", str(lab_prometheus.end - 30 * DAY)])
+    assert ghost.exit_code == 2 and "no CPU usage history" in ghost.output
