@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 import structlog
@@ -176,8 +177,6 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(validation_problem(exc), instance(request), request_id_of(request.scope))
 
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        from http import HTTPStatus
-
         try:
             title = HTTPStatus(exc.status_code).phrase
         except ValueError:
