@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 
 .PHONY: up test venv servers lint bench clean
 
-up: venv
-	$(BIN)/cloudmart up $(ARGS)  # e.g. make up ARGS="--port 9000"
+up: venv  # options: make up ARGS="--port 9000 --data-dir /tmp/cm"
+	$(BIN)/cloudmart up $(ARGS)
 
 test:
 	bash scripts/test.sh
