@@ -37,7 +37,7 @@ AGGREGATES = {"cluster", "node", "namespace", "controllerKind", "controller", "p
 
 
 class AggregateError(ValueError):
-    pass
+    """An unknown or malformed aggregation property."""
 
 
 def parse_aggregate(text: str | None) -> list[str]:

@@ -175,6 +175,7 @@ def demo(
     data_dir: Optional[Path] = typer.Option(None, "--dir", help="Where to keep the scenario and TSDB (default: a temp dir)"),
 ) -> None:
     """Generate a lab scenario, backfill and start Prometheus, and serve the API over it."""
+    import signal
     import socket
     import subprocess
     import tempfile
@@ -201,7 +202,14 @@ def demo(
     for call in SEED_CALLS:
         console.print("  " + call.format(port=port), highlight=False, soft_wrap=True)
     console.print(f"  cloudmart cost allocation --prometheus {prom_url} --window 1d --aggregate namespace", highlight=False)
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    # uvicorn re-raises SIGTERM after its own shutdown; turn it into SystemExit so that the
+    # Prometheus we started is stopped below
+    previous = signal.signal(signal.SIGTERM, _exit)
     try:
         uvicorn.run(create_app(prom_url, cluster="lab-cluster"), host="127.0.0.1", port=port, log_level="warning")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         subprocess.run(["bash", str(script), "stop", str(data)], capture_output=True)

@@ -19,7 +19,7 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 
 
 class WindowError(ValueError):
-    pass
+    """A window or duration parameter that cannot be parsed; the message says why."""
 
 
 @dataclass(frozen=True)
