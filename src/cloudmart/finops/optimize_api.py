@@ -116,7 +116,11 @@ async def spec_cost(request: Request):
         return problem(400, "Bad Request", f"request body: invalid YAML: {exc}")
     except ManifestError as exc:
         return problem(400, "Bad Request", str(exc), field=exc.field)
-    diffs = predict.speccost(result)
+    if not result.workloads:
+        return problem(400, "Bad Request", "no workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet) in the spec")
+    st = request.app.state
+    before = await predict.running_costs(st.prometheus, st.now(), _predict_prices(st))
+    diffs = predict.speccost(result, before)
     if not diffs:
         return problem(400, "Bad Request", "no workloads (Deployment, StatefulSet, DaemonSet, ReplicaSet) in the spec")
     return diffs

@@ -426,11 +426,40 @@ def cost_prediction_fields(monthly: dict[str, float], pod: PodCost, replicas: in
     }
 
 
+async def running_costs(client, at: float, prices: PredictPrices) -> dict[tuple[str, str, str], dict[str, float]]:
+    """What each controller's running pods request now, in the CostPrediction shape (monthly)."""
+    import asyncio
+
+    from cloudmart.finops.rightsizing import _owner_maps
+
+    req, owners, rs = await asyncio.gather(
+        client.query('max by (namespace, pod, container, resource) '
+                     '(kube_pod_container_resource_requests{resource=~"cpu|memory",container!=""})', at),
+        client.query("max by (namespace, pod, owner_kind, owner_name) (kube_pod_owner)", at),
+        client.query("max by (namespace, replicaset, owner_kind, owner_name) (kube_replicaset_owner)", at))
+    owner = _owner_maps(owners, rs)
+    totals: dict[tuple[str, str, str], list[float]] = {}
+    for s in req:
+        ns, pod = s.labels.get("namespace", ""), s.labels.get("pod", "")
+        kind, name = owner.get((ns, pod), ("Pod", pod))
+        acc = totals.setdefault((ns, kind.lower(), name), [0.0, 0.0])
+        acc[0 if s.labels.get("resource") == "cpu" else 1] += s.value
+    out = {}
+    for key, (cores, ram) in totals.items():
+        cpu = cores * prices.cpu * HOURS_PER_MONTH
+        mem = ram / GIB * prices.ram * HOURS_PER_MONTH
+        out[key] = {"totalMonthlyRate": round(cpu + mem, 5), "cpuMonthlyRate": round(cpu, 5),
+                    "ramMonthlyRate": round(mem, 5), "gpuMonthlyRate": 0.0,
+                    "monthlyCPUCoreHours": round(cores * HOURS_PER_MONTH, 5),
+                    "monthlyRAMByteHours": round(ram * HOURS_PER_MONTH, 5), "monthlyGPUHours": 0.0}
+    return out
+
+
 def speccost(prediction: Prediction, before: dict[tuple[str, str, str], dict[str, float]] | None = None) -> list[dict]:
     """The `/model/prediction/speccost` response: one SpecCostDiff per workload (at current replicas).
 
-    `before` maps (namespace, kind, name) to the workload's running cost in the same shape,
-    when the analyzer knows it; otherwise the workload is treated as new.
+    `before` maps (namespace, lower-case kind, name) to the workload's running cost in the same
+    shape (see `running_costs`); a workload missing from it is treated as new.
     """
     zero = {k: 0.0 for k in ("totalMonthlyRate", "cpuMonthlyRate", "ramMonthlyRate", "gpuMonthlyRate",
                              "monthlyCPUCoreHours", "monthlyRAMByteHours", "monthlyGPUHours")}
@@ -439,7 +468,7 @@ def speccost(prediction: Prediction, before: dict[tuple[str, str, str], dict[str
         if w.kind == "PersistentVolumeClaim":
             continue
         after = cost_prediction_fields(w.monthly["current"], w.pod, w.replicas["current"])
-        prev = (before or {}).get((w.namespace, w.kind, w.name), zero)
+        prev = (before or {}).get((w.namespace, w.kind.lower(), w.name), zero)
         out.append({
             "namespace": w.namespace, "controllerKind": w.kind.lower(), "controllerName": w.name,
             "costBefore": prev, "costAfter": after,

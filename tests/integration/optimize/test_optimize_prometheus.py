@@ -125,12 +125,25 @@ async def test_cost_exporter_metrics(api, lab_prometheus):
     assert value("cloudmart_namespace_hourly_cost", namespace="cloudmart") > 0
 
 
-async def test_speccost_and_overlay_prediction(api):
+async def test_speccost_and_overlay_prediction(api, lab_prometheus):
     spec = (DATA / "user-service.yaml").read_text()
     resp = await api.post("/model/prediction/speccost", content=spec, params={"defaultNamespace": "x"})
     assert resp.status_code == 200
     (diff,) = resp.json()
     assert diff["controllerName"] == "user-service" and diff["costAfter"]["totalMonthlyRate"] > 0
+    # before = what the running user-service pods request now, read independently
+    async with PrometheusClient(lab_prometheus.url) as client:
+        running = await client.query('kube_pod_container_resource_requests{namespace="cloudmart",container="user-service"}',
+                                     lab_prometheus.end)
+    cores = sum(s.value for s in running if s.labels["resource"] == "cpu")
+    ram = sum(s.value for s in running if s.labels["resource"] == "memory")
+    assert cores > 0
+    assert diff["costBefore"]["totalMonthlyRate"] == pytest.approx(
+        cores * 0.031611 * 730 + ram / 2**30 * 0.004237 * 730, abs=1e-4)
+    assert diff["costChange"]["totalMonthlyRate"] == pytest.approx(
+        diff["costAfter"]["totalMonthlyRate"] - diff["costBefore"]["totalMonthlyRate"], abs=1e-4)
+    new = await api.post("/model/prediction/speccost", content=spec.replace("name: user-service\n", "name: brand-new\n", 1))
+    assert new.json()[0]["costBefore"]["totalMonthlyRate"] == 0
     bad_target = spec.replace("averageUtilization: 70", "averageUtilization: 0")
     resp = await api.post("/model/prediction/speccost", content=bad_target)
     assert resp.status_code == 400 and resp.json()["field"] == "spec.metrics[0].resource.target.averageUtilization"
