@@ -243,3 +243,19 @@ async def test_user_record_policy_and_roles(api):
     # New roles show up in the next access token.
     fresh = (await login(api)).json()["access_token"]
     assert (await api.get("/api/users", headers=bearer(fresh))).status_code == 200
+
+
+async def test_login_upgrades_a_weaker_stored_hash(api):
+    from argon2 import PasswordHasher
+    from sqlalchemy import select, update
+
+    from cloudmart.services.users.models import users
+
+    await signup(api)
+    legacy = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    async with api.ctx.db.transaction() as session:
+        await session.execute(update(users).where(users.c.email == "shopper@example.com").values(password_hash=legacy))
+    assert (await login(api)).status_code == 200
+    async with api.ctx.db.transaction() as session:
+        stored = (await session.execute(select(users.c.password_hash))).scalars().all()
+    assert legacy not in stored and any("$m=19456,t=2,p=1$" in h for h in stored)

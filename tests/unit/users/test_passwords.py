@@ -34,3 +34,14 @@ async def test_argon2id_hash_verify_and_unknown_account():
     assert not await passwords.verify(None, "correct-horse-42")  # unknown account: dummy hash, never true
     assert not await passwords.verify("not-a-hash", "x")
     assert not passwords.needs_rehash(stored)
+
+
+async def test_hash_parameters_fit_the_pod_and_old_hashes_are_upgraded():
+    from argon2 import PasswordHasher
+
+    passwords = Passwords()
+    stored = await passwords.hash("correct-horse-42")
+    assert "$m=19456,t=2,p=1$" in stored
+    legacy = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("correct-horse-42")
+    assert await passwords.verify(legacy, "correct-horse-42")
+    assert passwords.needs_rehash(legacy)

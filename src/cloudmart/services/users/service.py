@@ -27,16 +27,24 @@ log = structlog.get_logger("cloudmart.users")
 INVALID_CREDENTIALS = "invalid email or password"
 
 
+# OWASP's argon2id baseline (19 MiB, t=2, p=1). argon2-cffi's default takes 64 MiB per hash:
+# a handful of concurrent logins would exceed user-service's 256Mi limit from the seed.
+OWASP_HASHER = dict(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+MAX_CONCURRENT_HASHES = 4  # bounds memory (and CPU) under a login burst; the rest queue
+
+
 class Passwords:
     """argon2id hashing off the event loop. A dummy hash is verified for unknown accounts so
     a wrong e-mail and a wrong password take the same time."""
 
     def __init__(self, hasher: PasswordHasher | None = None) -> None:
-        self.hasher = hasher or PasswordHasher()
+        self.hasher = hasher or PasswordHasher(**OWASP_HASHER)
         self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_HASHES)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self.hasher.hash, password)
+        async with self._slots:
+            return await asyncio.to_thread(self.hasher.hash, password)
 
     async def verify(self, stored: str | None, password: str) -> bool:
         def check() -> bool:
@@ -45,7 +53,8 @@ class Passwords:
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 return False
 
-        return await asyncio.to_thread(check)
+        async with self._slots:
+            return await asyncio.to_thread(check)
 
     def needs_rehash(self, stored: str) -> bool:
         return self.hasher.check_needs_rehash(stored)
