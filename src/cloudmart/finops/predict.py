@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -162,12 +163,10 @@ def _matches_target(doc: dict, target: dict | None) -> bool:
     if not target:
         return True
     meta = doc.get("metadata") or {}
-    if "kind" in target and doc.get("kind") != target["kind"]:
-        return False
-    if "name" in target and meta.get("name") != target["name"]:
-        return False
-    if "namespace" in target and meta.get("namespace") != target["namespace"]:
-        return False
+    # kustomize matches kind, name and namespace as anchored regular expressions
+    for key, value in (("kind", doc.get("kind")), ("name", meta.get("name")), ("namespace", meta.get("namespace"))):
+        if key in target and not re.fullmatch(str(target[key]), str(value or "")):
+            return False
     if "labelSelector" in target:
         labels = meta.get("labels") or {}
         for term in str(target["labelSelector"]).split(","):

@@ -105,6 +105,11 @@ def overlay(tmp_path):
             - op: replace
               path: /spec/replicas
               value: 3
+        - target: {kind: HorizontalPodAutoscaler, name: "(web|api)-hpa"}
+          patch: |-
+            - op: replace
+              path: /spec/maxReplicas
+              value: 7
         """)
     _write(lab / "web-resources.yaml", """\
         apiVersion: apps/v1
@@ -126,7 +131,7 @@ def _check_overlay(result):
     assert web.namespace == "shop" and db.namespace == "shop"
     assert web.pod.cpu_cores == pytest.approx(0.25)  # patched 200m + sidecar 50m
     assert web.pod.ram_bytes == 192 * 2**20
-    assert web.hpa == "web-hpa" and web.replicas == {"min": 2, "current": 3, "max": 5}
+    assert web.hpa == "web-hpa" and web.replicas == {"min": 2, "current": 3, "max": 7}
     assert db.replicas["current"] == 2 and db.pod.storage_bytes == 10 * 2**30
     assert db.monthly["current"]["pv"] == pytest.approx(2 * 10 * 0.00005479452 * 730)
 
@@ -140,14 +145,17 @@ def test_kustomize_binary_agrees_with_the_builtin_resolver(overlay):
     _check_overlay(predict(load_manifests(overlay, use_binary=True)))
 
 
-def test_repository_overlay_predicts():
-    target = REPO / "deploy" / "overlays" / "lab"
-    if not target.is_dir():
-        target = REPO / "deploy" / "base"
+@pytest.mark.parametrize("overlay", ["lab", "dev", "prod"])
+def test_repository_overlays_predict_the_same_with_and_without_the_binary(overlay):
+    target = REPO / "deploy" / "overlays" / overlay
     result = predict(load_manifests(target))
     names = {w.name for w in result.workloads}
     assert {"user-service", "product-service", "order-service"} <= names
     assert result.total()["max"] >= result.total()["current"] >= result.total()["min"] > 0
+    builtin = predict(build_kustomization(target))
+    assert builtin.to_json()["total"] == result.to_json()["total"]
+    assert [(w.namespace, w.name, w.replicas) for w in builtin.workloads] == \
+        [(w.namespace, w.name, w.replicas) for w in result.workloads]
 
 
 def test_speccost_shape_matches_kubectl_cost():
