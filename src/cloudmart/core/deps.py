@@ -43,16 +43,7 @@ async def get_principal(
     return await ctx.tokens.verify(credentials.credentials)
 
 
-async def get_optional_principal(
-    ctx: CtxDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal | None:
-    if credentials is None:
-        return None
-    return await get_principal(ctx, credentials)
-
-
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
-OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
 
 
 async def require_admin(principal: PrincipalDep) -> Principal:

@@ -71,10 +71,6 @@ class _Fixed(ProblemError):
         )
 
 
-class BadRequest(_Fixed):
-    status_code, default_title, slug = 400, "Bad Request", "bad-request"
-
-
 class Unauthorized(_Fixed):
     status_code, default_title, slug = 401, "Unauthorized", "unauthorized"
 
