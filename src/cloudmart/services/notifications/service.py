@@ -4,7 +4,6 @@ e-mail with retries and a dead-letter record."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -136,8 +135,7 @@ async def delivery_worker(ctx: ServiceContext, *, interval: float = 0.5) -> None
             raise
         except Exception as exc:  # database away: try again on the next tick
             log.warning("delivery pass failed", error=repr(exc)[:300])
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(interval)
+        await asyncio.sleep(interval)
 
 
 async def on_startup(ctx: ServiceContext) -> None:
