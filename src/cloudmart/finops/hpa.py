@@ -228,20 +228,33 @@ def check_target(hpa: HPASpec, workload: Workload, source: str = "") -> None:
                     workload.name)
 
 
-def find_objects(docs: Sequence[dict], source: str = "") -> tuple[HPASpec, Workload]:
-    """The one HPA and the workload it targets from a set of documents."""
+def find_objects(docs: Sequence[dict], source: str = "", name: str | None = None) -> tuple[HPASpec, Workload]:
+    """The HPA (the only one, or the one called `name`) and the workload it targets."""
     hpa_docs = [d for d in docs if d.get("kind") == "HorizontalPodAutoscaler"]
+    if name is not None:
+        hpa_docs = [d for d in hpa_docs if (d.get("metadata") or {}).get("name") == name]
+        if not hpa_docs:
+            raise ManifestError("metadata.name", f"no HorizontalPodAutoscaler named {name!r}", source)
     if not hpa_docs:
         raise ManifestError("kind", "no HorizontalPodAutoscaler found", source)
+    if len(hpa_docs) > 1:
+        names = ", ".join(sorted(str((d.get("metadata") or {}).get("name")) for d in hpa_docs))
+        raise ManifestError("kind", f"several HorizontalPodAutoscalers ({names}): choose one with --hpa", source)
     hpa = parse_hpa(hpa_docs[0], source)
-    candidates = [d for d in docs if d.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet")]
+    hpa_ns = (hpa_docs[0].get("metadata") or {}).get("namespace")
+
+    def same_namespace(d: dict) -> bool:
+        ns = (d.get("metadata") or {}).get("namespace")
+        return not hpa_ns or not ns or ns == hpa_ns
+
+    candidates = [d for d in docs if d.get("kind") == hpa.target_kind and same_namespace(d)]
     for d in candidates:
         if (d.get("metadata") or {}).get("name") == hpa.target_name:
             workload = parse_workload(d, source, hpa.namespace)
             check_target(hpa, workload, source)
             return hpa, workload
     raise ManifestError("spec.scaleTargetRef.name",
-                        f"no Deployment named {hpa.target_name!r} found", source)
+                        f"no {hpa.target_kind} named {hpa.target_name!r} found", source)
 
 
 # --------------------------------------------------------------------------- controller state

@@ -76,6 +76,7 @@ def simulate_command(
     tolerance: Annotated[float, typer.Option(min=0.0, help="controller tolerance")] = 0.1,
     price_sheet: Annotated[Path | None, typer.Option(help="YAML/JSON price sheet (default: Kubecost's)")] = None,
     every: Annotated[int, typer.Option(min=1, help="with --json: keep every Nth step of the timeline")] = 1,
+    hpa_name: Annotated[str | None, typer.Option("--hpa", help="the HPA to simulate when the files hold several")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
 ) -> None:
     """Replay the Kubernetes HPA controller over a load profile: replicas and cost over time."""
@@ -85,7 +86,7 @@ def simulate_command(
     try:
         for path in manifests:
             docs.extend(load_documents(path))
-        hpa, workload = hpa_sim.find_objects(docs, ", ".join(str(m) for m in manifests))
+        hpa, workload = hpa_sim.find_objects(docs, ", ".join(str(m) for m in manifests), hpa_name)
         if load is not None:
             profile = hpa_sim.parse_load_profile(_load_yaml_file(load, "load profile"))
         else:

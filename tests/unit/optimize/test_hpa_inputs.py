@@ -193,3 +193,23 @@ def test_cli_simulate_reports_bad_input_by_field(tmp_path):
     assert result.exit_code == 2 and "averageUtilization" in result.output
     result = CliRunner().invoke(app, ["hpa", "simulate", str(manifest)])
     assert result.exit_code == 2 and "--load" in result.output
+
+
+def test_several_hpas_need_a_choice():
+    docs = load_documents(DATA / "user-service.yaml") + load_documents(DATA / "order-service.yaml")
+    with pytest.raises(ManifestError, match="several HorizontalPodAutoscalers"):
+        find_objects(docs)
+    hpa, deploy = find_objects(docs, name="order-service-hpa")
+    assert deploy.name == "order-service" and hpa.max_replicas == 6
+    with pytest.raises(ManifestError, match="no HorizontalPodAutoscaler named"):
+        find_objects(docs, name="nope")
+    result = CliRunner().invoke(app, ["hpa", "simulate", str(DATA / "user-service.yaml"), str(DATA / "order-service.yaml"),
+                                      "--hpa", "user-service-hpa", "--load", str(DATA / "spike.yaml"), "--json"])
+    assert result.exit_code == 0 and json.loads(result.output)["summary"]["hpa"] == "user-service-hpa"
+
+
+def test_invalid_yaml_via_the_cli(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: HorizontalPodAutoscaler\n  spec: [\n")
+    result = CliRunner().invoke(app, ["hpa", "simulate", str(bad), "--load", str(DATA / "spike.yaml")])
+    assert result.exit_code == 2 and "invalid YAML" in result.output
