@@ -202,3 +202,20 @@ def test_settled_shortcut_gives_identical_timelines():
         assert [(s.replicas, s.desired, s.readings) for s in fast.steps] == \
                [(s.replicas, s.desired, s.readings) for s in slow.steps]
         assert fast.summary()["scaleEvents"] > 2
+
+
+def test_documented_scale_down_example_80_to_10():
+    # kubernetes.io HPA docs: Pods 4 / 60 s and Percent 10 / 60 s (Max change). From 80 replicas,
+    # the first step removes 8; at 72, 10 % is 7.2 and 8 pods go again (the remaining count is truncated);
+    # below 40 replicas the Pods policy removes more.
+    down = ScalingRules(0, "Max", (ScalingPolicy("Pods", 4, 60), ScalingPolicy("Percent", 10, 60)))
+    c = HPAController(spec(min_r=1, up=default_scale_up(), down=down))
+    out = run(c, 80, [10] * 5, step=60)
+    assert out == [72, 64, 57, 51, 45]
+    c = HPAController(spec(min_r=1, up=default_scale_up(), down=down))
+    assert run(c, 30, [10], step=60) == [26]
+
+
+def test_documented_disabled_scale_down():
+    c = HPAController(spec(up=default_scale_up(), down=ScalingRules(0, "Disabled", default_scale_down().policies)))
+    assert run(c, 8, [1, 1, 1]) == [8, 8, 8]
