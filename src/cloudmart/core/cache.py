@@ -21,7 +21,7 @@ import random
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Protocol, runtime_checkable
 
@@ -112,8 +112,14 @@ class MemoryCache:
             self._data.popitem(last=False)
 
     async def delete(self, *keys: str) -> None:
+        self.discard(keys)
+
+    def discard(self, keys: Iterable[str]) -> None:
         for key in keys:
             self._data.pop(key, None)
+
+    def clear(self) -> None:
+        self._data.clear()
 
     async def incr(self, key: str) -> int:
         current = await self.get(key)
@@ -125,7 +131,7 @@ class MemoryCache:
         return True
 
     async def close(self) -> None:
-        self._data.clear()
+        self.clear()
 
 
 class RedisCache:
@@ -227,16 +233,15 @@ class NearCache:
             finally:
                 self._live = False
                 self._epoch += 1
-                self.local._data.clear()
+                self.local.clear()
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
-    def _drop(self, keys) -> None:
+    def _drop(self, keys: Iterable[str | bytes]) -> None:
         self._epoch += 1
-        for key in keys:
-            self.local._data.pop(key.decode() if isinstance(key, bytes) else key, None)
+        self.local.discard(k.decode() if isinstance(k, bytes) else k for k in keys)
 
     async def get(self, key: str) -> bytes | None:
         self._ensure_listener()
