@@ -116,9 +116,10 @@ async def test_search_filters_sorting_and_pages(db):
         assert [p.id for p in (await q(q="100%")).items] == [a.id]  # % is literal, not a wildcard
         assert (await q(q="s%f")).total == 0 and (await q(q="s_akes")).total == 0
         assert [p.id for p in (await q(category="toys", sort="price")).items] == [c.id, b.id]
-        assert [p.id for p in (await q(min_price=2000, max_price=12000)).items] == [a.id, b.id]
+        assert [p.id for p in (await q(min_price=2000, max_price=12000, currency="USD")).items] == [a.id, b.id]
+        assert [p.id for p in (await q(min_price=1000, currency="KRW")).items] == [c.id]
         assert [p.id for p in (await q(currency="krw")).items] == [c.id]
-        assert [p.id for p in (await q(sort="-price")).items] == [b.id, a.id, c.id]
+        assert [p.id for p in (await q(sort="-price")).items] == [c.id, b.id, a.id]  # KRW, then USD
         assert [p.name for p in (await q(sort="name")).items] == ["Kite", "Python Book", "Robot"]
         page = await q(limit=2, offset=2)
         assert page.total == 3 and [p.id for p in page.items] == [c.id] and page.limit == 2

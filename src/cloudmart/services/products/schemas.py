@@ -148,15 +148,21 @@ class ProductQuery(_In):
     category: Slug | None = None
     min_price: Annotated[int, Field(ge=0, le=MAX_PRICE_MINOR)] | None = None
     max_price: Annotated[int, Field(ge=0, le=MAX_PRICE_MINOR)] | None = None
-    currency: Annotated[str, Field(min_length=3, max_length=3)] | None = None
+    # Validated even when absent: a price range needs it (minor units of different currencies
+    # are not comparable), and price sorting orders within each currency.
+    currency: Annotated[str | None, Field(min_length=3, max_length=3, validate_default=True)] = None
     sort: SortKey = "id"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     offset: Annotated[int, Field(ge=0, le=100_000)] = 0
 
     @field_validator("currency")
     @classmethod
-    def _currency_code(cls, v: str | None) -> str | None:
-        return None if v is None else _currency(v)
+    def _currency_code(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None:
+            if info.data.get("min_price") is not None or info.data.get("max_price") is not None:
+                raise ValueError("currency is required with min_price/max_price")
+            return None
+        return _currency(v)
 
     @field_validator("max_price")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, func, or_, select, update
@@ -86,6 +87,11 @@ async def delete_category(session: AsyncSession, category_id: int) -> None:
 # ---------------------------------------------------------------- products
 
 
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands timestamps back without their zone; they were written in UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def product_out(product: Product) -> ProductOut:
     return ProductOut(
         id=product.id,
@@ -97,8 +103,8 @@ def product_out(product: Product) -> ProductOut:
         currency=product.currency,
         price=format_price(product.price_minor, product.currency),
         active=product.active,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
+        created_at=_aware(product.created_at),
+        updated_at=_aware(product.updated_at),
     )
 
 
@@ -216,6 +222,8 @@ def _filtered(query: Select, params: ProductQuery) -> Select:
 async def search_products(session: AsyncSession, params: ProductQuery) -> ProductPage:
     total = await session.scalar(_filtered(select(func.count(Product.id)), params))
     order = [_SORTS[params.sort]]
+    if params.sort.lstrip("-") == "price":
+        order.insert(0, Product.currency.asc())  # amounts compare only within a currency
     if params.sort.lstrip("-") != "id":
         order.append(Product.id.asc())  # stable pages when the sort key ties
     rows = await session.scalars(
