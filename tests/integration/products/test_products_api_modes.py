@@ -151,3 +151,30 @@ def _sample(response: httpx.Response, result: str) -> float:
         if line.startswith(prefix):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+async def test_database_down_cached_reads_survive_and_writes_get_503(tmp_path, own_postgres, redis_url):
+    pg_url = own_postgres.url()
+    async with running("distributed", tmp_path, pg_url=pg_url, redis_url=redis_url) as api:
+        item = (await api.get("/api/products", params={"limit": 1})).json()["items"][0]
+        url = f"/api/products/{item['id']}"
+        assert (await api.get(url)).status_code == 200  # cached now
+
+        own_postgres.stop()
+        try:
+            assert (await api.get(url)).json()["price_minor"] == item["price_minor"]  # from the cache
+            stock = await api.get(f"{url}/stock")
+            assert stock.status_code == 503 and stock.headers["retry-after"]
+            assert stock.headers["content-type"].startswith("application/problem+json")
+            write = await api.patch(url, json={"price_minor": 1}, headers=ADMIN)
+            assert write.status_code == 503 and write.headers["retry-after"]
+            assert (await api.get("/ready")).status_code == 503
+        finally:
+            own_postgres.start()
+        for _ in range(50):
+            if (await api.get("/ready")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await api.get(url)).json()["price_minor"] == item["price_minor"]  # nothing half-written
+        quote = (await api.post("/api/products/prices:quote", json={"product_ids": [item["id"]]})).json()
+        assert quote["items"][0]["price_minor"] == item["price_minor"]
