@@ -98,6 +98,11 @@ async def run(url: str):
         t1 = time.perf_counter()
     recs = recommend(history, SizingParams(), Prices())
     t2 = time.perf_counter()
+    workers = os.cpu_count() or 1
+    parallel = recommend(history, SizingParams(), Prices(), workers=workers)
+    t3 = time.perf_counter()
+    assert [r.to_json("c") for r in parallel] == [r.to_json("c") for r in recs]
+    print(f"recommend with {workers} worker processes: {t3 - t2:.2f} s (ratio {(t2 - t1) / (t3 - t2):.2f}x)")
     return history, recs, t1 - t0, t2 - t1
 
 

@@ -210,6 +210,7 @@ def rightsize_command(
     manifests: Annotated[Path | None, typer.Option(help="HPAs (with behavior) from these manifests")] = None,
     price_sheet: Annotated[Path | None, typer.Option(help="YAML/JSON price sheet (default: Kubecost's)")] = None,
     top: Annotated[int, typer.Option(min=1, help="rows in the table")] = 50,
+    workers: Annotated[int, typer.Option(min=1, help="processes simulating HPA workloads")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print the requestSizingV2 JSON")] = False,
 ) -> None:
     """Request recommendations per container; HPA workloads are sized by replaying their HPA."""
@@ -257,7 +258,7 @@ def rightsize_command(
             raise _fail(str(exc), 1) from exc
         progress.update(task, description=f"sizing {len(history.containers)} containers (simulating HPAs)")
         recs = rightsizing.sort_recommendations(
-            rightsizing.recommend(history, params, prices, filter_node=node))
+            rightsizing.recommend(history, params, prices, filter_node=node, workers=workers))
     if as_json:
         _print_json([r.to_json("cluster-one") for r in recs])
         return

@@ -514,9 +514,21 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
         }
 
 
+def _size_hpa_workload(history: History, hpa: HPASpec, members: list[Recommendation], usages: list[ContainerUsage],
+                       params: SizingParams, prices: Prices, config: ControllerConfig | None) -> list[Recommendation]:
+    hpa_recommendation(history, hpa, members, usages, params, prices, config)
+    return members
+
+
 def recommend(history: History, params: SizingParams, prices: Prices, *, filter_node=None,
-              cluster: str = "cluster-one", config: ControllerConfig | None = None) -> list[Recommendation]:
-    """Recommendations for every container in the history that passes the filter."""
+              cluster: str = "cluster-one", config: ControllerConfig | None = None,
+              workers: int = 1) -> list[Recommendation]:
+    """Recommendations for every container in the history that passes the filter.
+
+    `workers` > 1 simulates HPA workloads in that many processes (results are identical).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
     from cloudmart.finops.filters import matches
 
     n = history.steps
@@ -530,6 +542,7 @@ def recommend(history: History, params: SizingParams, prices: Prices, *, filter_
         r = basic_recommendation(u, params, prices, n)
         recs.append(r)
         groups[(u.namespace, u.controller_kind, u.controller)].append((r, u))
+    jobs = []
     for wkey, items in groups.items():
         hpa = history.hpas.get(wkey)
         if hpa is None or not any(m.type == "Utilization" and m.resource in ("cpu", "memory") for m in hpa.metrics):
@@ -537,7 +550,19 @@ def recommend(history: History, params: SizingParams, prices: Prices, *, filter_
         members = [r for r, _ in items if r.status == "ok"]
         if not members:
             continue
-        hpa_recommendation(history, hpa, members, [u for r, u in items if r.status == "ok"], params, prices, config)
+        # only this workload's load series travels to a worker process
+        sub = History(history.start, history.end, history.step, {}, {wkey: hpa},
+                      {wkey: history.hpa_load[wkey]} if wkey in history.hpa_load else {})
+        jobs.append((sub, hpa, members, [u for r, u in items if r.status == "ok"], params, prices, config))
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+            results = list(pool.map(_size_hpa_workload, *zip(*jobs, strict=True)))
+        for job, sized in zip(jobs, results, strict=True):
+            for original, updated in zip(job[2], sized, strict=True):
+                original.__dict__.update(updated.__dict__)
+    else:
+        for job in jobs:
+            _size_hpa_workload(*job)
     return recs
 
 

@@ -177,7 +177,7 @@ def test_cli_rightsize(lab_prometheus):
     recs = json.loads(result.output)
     user = next(r for r in recs if r["controllerName"] == "user-service")
     assert user["hpa"]["name"] == "user-service-hpa" and user["status"] == "hpa"
-    table = runner.invoke(cli_app, args)
+    table = runner.invoke(cli_app, [*args, "--workers", "2"])
     assert table.exit_code == 0 and "HPA projections" in table.output
     bad = runner.invoke(cli_app, [*args[:-2], "--q-cpu", "3"])
     assert bad.exit_code == 2 and "--q-cpu" in bad.output

@@ -163,3 +163,20 @@ def test_hpa_workload_without_a_load_series_is_reported_not_zeroed():
     hist.hpa_load = {}
     (r,) = recommend(hist, SizingParams(), Prices())
     assert r.status == "noUsageHistory" and r.rec_cpu > 0 and "no CPU usage history" in r.message
+
+
+def test_worker_processes_give_identical_results():
+    hists = [_hpa_history(_hpa(max_replicas=m)) for m in (4, 6)]
+    containers, hpas, loads = {}, {}, {}
+    for i, (h, _) in enumerate(hists):
+        (u,) = h.containers.values()
+        u.controller = f"web{i}"
+        containers[u.key] = u
+        key = ("shop", "Deployment", f"web{i}")
+        hpas[key] = HPASpec(f"web{i}-hpa", "shop", "Deployment", f"web{i}", 1, 4 + 2 * i,
+                            (MetricTarget("cpu", "Utilization", 70),), None, None)
+        loads[key] = next(iter(h.hpa_load.values()))
+    hist = History(0.0, 359 * STEP, STEP, containers, hpas, loads)
+    one = [r.to_json("c") for r in recommend(hist, SizingParams(), Prices())]
+    two = [r.to_json("c") for r in recommend(hist, SizingParams(), Prices(), workers=2)]
+    assert one == two and all(r["status"] == "hpa" for r in one)
