@@ -1,6 +1,6 @@
 """Kafka adapter of the bus port (aiokafka).
 
-Producer: idempotent, `acks=all`; `publish_many` returns when the broker has acknowledged every
+Producer: `acks=all`; `publish_many` returns when the broker has acknowledged every
 message (or raises, and the outbox keeps the rows for the next try). Consumers: one
 AIOKafkaConsumer per group, auto-commit off; a fetched batch is applied partition by partition
 (partitions in parallel, messages of one partition in order) and its offsets are committed only
@@ -148,7 +148,9 @@ class KafkaBus:
                     bootstrap_servers=self.bootstrap,
                     client_id=f"{self.client_id}-producer",
                     acks="all",
-                    enable_idempotence=True,
+                    # Not the idempotent producer: after a broker crash it can be left fenced
+                    # (OutOfOrderSequence) for good. Duplicates are the consumers' job anyway.
+                    enable_idempotence=False,
                     linger_ms=2,
                     request_timeout_ms=10_000,
                     metadata_max_age_ms=5_000,
@@ -206,10 +208,17 @@ class KafkaBus:
 
     async def publish_many(self, messages: Sequence[Message]) -> None:
         producer = await self._producer()
-        futures = [
-            await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in messages
-        ]
-        await asyncio.gather(*futures)
+        try:
+            futures = [await producer.send(m.topic, value=m.value, key=m.key.encode()) for m in messages]
+            await asyncio.gather(*futures)
+        except Exception:
+            # Start from a fresh producer next time: a failed one may be stuck in a bad state.
+            async with self._producer_lock:
+                if self.producer is producer:
+                    self.producer = None
+                    with contextlib.suppress(Exception):
+                        await producer.stop()
+            raise
 
     async def ready(self) -> bool:
         if self.producer is None:
