@@ -188,6 +188,9 @@ class RedisCache:
         await self._redis.aclose()
 
 
+_ABSENT: bytes = bytes(bytearray(b"absent"))  # a unique object: the near cache's "no such key"
+
+
 class NearCache:
     """Redis plus an in-process copy of the keys this process reads, for a few seconds.
 
@@ -248,11 +251,12 @@ class NearCache:
         if self._live:
             value = await self.local.get(key)
             if value is not None:
-                return value
+                return None if value is _ABSENT else value
         epoch = self._epoch
         value = await self.remote.get(key)
-        if value is not None and self._live and epoch == self._epoch:
-            await self.local.set(key, value, self.ttl)
+        if self._live and epoch == self._epoch:
+            # Absence is kept too (version counters that were never bumped are read on every hit).
+            await self.local.set(key, _ABSENT if value is None else value, self.ttl)
         return value
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:

@@ -217,3 +217,30 @@ def test_cache_from_settings(monkeypatch, env, expected):
     assert (cache.backend if cache else None) == expected
     if expected == "redis":
         assert "redis-service" in cache.url or "127.0.0.1" in cache.url
+
+
+async def test_load_racing_a_write_cannot_refill_a_stale_value():
+    """A read loads the old row, the write commits and invalidates, then the read stores: with
+    versioned keys that late store lands under the old version and the next read is fresh."""
+    aside = CacheAside(MemoryCache(), "t", ttl=60)
+    db = {"price": b"100"}
+    loaded_old = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_load() -> bytes:
+        value = db["price"]
+        loaded_old.set()
+        await release.wait()
+        return value
+
+    reader = asyncio.create_task(aside.get_or_load_versioned("item-1", (), slow_load))
+    await loaded_old.wait()
+    db["price"] = b"200"  # the write commits...
+    await aside.invalidate(generations=("item-1",))  # ...and invalidates
+    release.set()
+    assert await reader == b"100"  # that reader started before the write
+
+    async def load() -> bytes:
+        return db["price"]
+
+    assert await aside.get_or_load_versioned("item-1", (), load) == b"200"

@@ -1,7 +1,9 @@
 """Cached catalog reads (cache-aside over ctx.cache) and their invalidation.
 
-Cached: product detail (`products:item:<id>`), catalog pages and the category list (versioned
-keys: a write bumps the generation, so every cached page of the old generation is dead at once).
+Cached, all under versioned keys: each product (`products:item-<id>:<version>`), catalog pages
+and the category list (`products:lists:<generation>:<query>`). A committed write bumps the
+version, so the old entries are dead at once, and a read that loaded the old row before the
+commit can only store it under the old version, where nobody looks: no stale refill race.
 Not cached: stock (it changes with every order) and price quotes (order-service needs the
 authoritative price). Writers call `invalidate_*` after their transaction has committed.
 """
@@ -17,13 +19,14 @@ _EXTRA = "products.catalog_cache"
 LISTS, CATEGORIES = "lists", "categories"
 
 
+def _item(product_id: int) -> str:
+    return f"item-{product_id}"
+
+
 class CatalogReads:
     def __init__(self, ctx: ServiceContext) -> None:
         self.ctx = ctx
         self.aside = CacheAside(ctx.cache, "products", ttl=ctx.settings.cache_ttl_seconds)
-
-    def item_key(self, product_id: int) -> str:
-        return self.aside.key("item", product_id)
 
     async def product_json(self, product_id: int) -> bytes:
         async def load() -> bytes:
@@ -31,7 +34,7 @@ class CatalogReads:
                 product = await service.get_product(session, product_id, public=True)
             return product.model_dump_json().encode()
 
-        return await self.aside.get_or_load(self.item_key(product_id), load)
+        return await self.aside.get_or_load_versioned(_item(product_id), (), load)
 
     async def page_json(self, params: ProductQuery) -> bytes:
         async def load() -> bytes:
@@ -50,7 +53,7 @@ class CatalogReads:
         return await self.aside.get_or_load_versioned(CATEGORIES, ("all",), load)
 
     async def invalidate_products(self, *product_ids: int) -> None:
-        await self.aside.invalidate(*(self.item_key(i) for i in product_ids), generations=(LISTS,))
+        await self.aside.invalidate(generations=(LISTS, *map(_item, product_ids)))
 
     async def invalidate_categories(self) -> None:
         await self.aside.invalidate(generations=(CATEGORIES, LISTS))
