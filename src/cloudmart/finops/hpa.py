@@ -284,6 +284,25 @@ class HPAController:
         self.scale_up_events: list[tuple[int, float]] = []
         self.scale_down_events: list[tuple[int, float]] = []
 
+    @property
+    def window(self) -> int:
+        """How far back recommendations matter."""
+        if self.hpa.has_behavior:
+            return max(self.hpa.scale_up.stabilization_window_seconds, self.hpa.scale_down.stabilization_window_seconds)
+        return self.config.downscale_stabilization
+
+    def quiet(self, current: int, now: float) -> bool:
+        """Every recommendation that can still matter equals `current`."""
+        cutoff = now - self.window
+        return all(rec == current for rec, ts in self.recommendations if ts >= cutoff)
+
+    def record_quiet(self, current: int, now: float) -> None:
+        """The state after a sync that proposed `current` while `quiet`: the same recommendation
+        recorded, stale ones (which only ever serve as slots to overwrite) dropped."""
+        cutoff = now - self.window
+        self.recommendations = [r for r in self.recommendations if r[1] >= cutoff]
+        self.recommendations.append([current, now])
+
     # horizontal.go: recordInitialRecommendation
     def record_initial(self, current: int, now: float) -> None:
         if self.recommendations is None:
@@ -851,10 +870,13 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
         add_pod(0.0, settled=True)
 
     steps: list[Step] = []
-    n = int(profile.duration // config.sync_period) + 1
+    sync = config.sync_period
+    n = int(profile.duration // sync) + 1
     cursor = 0
-    for k in range(n):
-        now = float(k * config.sync_period)
+    k = -1
+    while k + 1 < n:
+        k += 1
+        now = float(k * sync)
         load, cursor = profile.load_at(now, cursor)
         current = len(pods)
         if shortcut and now >= settled_at and current:
@@ -871,8 +893,19 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
             elif new < current:
                 pods.sort(key=lambda p: -p.created)
                 del pods[: current - new]
-            steps.append(Step(now, load, new, current, desired_metric, readings, reason,
-                              new * per_pod_hour * step_hours))
+            cost = new * per_pod_hour * step_hours
+            steps.append(Step(now, load, new, current, desired_metric, readings, reason, cost))
+            if new == current == desired_metric and controller.quiet(current, now):
+                # Nothing can change until the load does: every sync before the next load point
+                # would propose `current` again into a window that already holds only `current`.
+                last = n - 1
+                if cursor + 1 < len(profile.times):
+                    last = min(last, math.ceil(profile.times[cursor + 1] / sync) - 1)
+                for j in range(k + 1, last + 1):
+                    t = float(j * sync)
+                    steps.append(Step(t, load, current, current, desired_metric, readings, reason, cost))
+                    controller.record_quiet(current, t)
+                k = max(k, last)
             continue
         ready_pods = [p for p in pods if p.start <= now and p.ready_at <= now]
         share = load / len(ready_pods) if ready_pods else 0.0

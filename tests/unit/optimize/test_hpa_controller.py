@@ -3,6 +3,7 @@ the legacy path, and min/max clamps — each case driven through `HPAController.
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from cloudmart.finops.hpa import (
@@ -219,3 +220,18 @@ def test_documented_scale_down_example_80_to_10():
 def test_documented_disabled_scale_down():
     c = HPAController(spec(up=default_scale_up(), down=ScalingRules(0, "Disabled", default_scale_down().policies)))
     assert run(c, 8, [1, 1, 1]) == [8, 8, 8]
+
+
+def test_quiet_fast_forward_gives_identical_timelines_on_step_loads():
+    # Long constant stretches (10 min per point) let the simulator fast-forward quiet periods.
+    loads = [0.2, 0.2, 1.1, 1.1, 1.1, 0.6, 0.05, 0.05, 0.05, 0.9, 0.3, 0.3, 0.3, 0.3]
+    doc = {"points": [{"t": i * 600, "load": v} for i, v in enumerate(loads)],
+           "usage": {"cpu": {"base": "5m", "perUnit": 1}, "memory": {"base": "60Mi", "perUnit": "8Mi"}}}
+    profile = parse_load_profile(doc)
+    for name in ("user-service", "product-service", "order-service"):
+        hpa, deploy = find_objects(load_documents(DATA / f"{name}.yaml"))
+        fast = simulate(hpa, deploy, profile)
+        slow = simulate(hpa, deploy, profile, fast=False)
+        assert [(s.t, s.replicas, s.desired, s.readings, s.reason) for s in fast.steps] == \
+               [(s.t, s.replicas, s.desired, s.readings, s.reason) for s in slow.steps]
+        assert fast.total_cost == pytest.approx(slow.total_cost)
