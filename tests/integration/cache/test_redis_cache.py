@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from cloudmart.core.cache import CacheAside, CacheError, MemoryCache, NearCache, RedisCache, register_cache_metrics
 
@@ -94,8 +95,10 @@ async def test_redis_stopped_mid_test_falls_through_then_recovers(own_redis):
         own_redis.stop()
         before = errors("get")
         db["v"] = b"v2"
-        for _ in range(5):
-            assert await aside.get_or_load("products:item:1", load) == b"v2"
+        with capture_logs() as logs:
+            for _ in range(5):
+                assert await aside.get_or_load("products:item:1", load) == b"v2"
+        assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["cache_unavailable"]  # once
         assert db["loads"] == 6  # every read went to the database
         assert errors("get") - before == 5
         assert not await cache.ping()
