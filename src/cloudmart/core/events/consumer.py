@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudmart.core.events.bus import Message
@@ -75,17 +76,16 @@ class IdempotentConsumer:
         self.dead_lettered = 0
 
     async def _record(self, session: AsyncSession, event_id: str) -> bool:
-        """Record the id; False when it was already there (a redelivery)."""
-        t = self.table
-        exists = await session.execute(
-            select(t.c.event_id).where(t.c.consumer == self.name, t.c.event_id == event_id).with_for_update()
+        """Record the id; False when it was already there (a redelivery). One statement: a
+        concurrent redelivery waits on the row and then inserts nothing."""
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+        result = await session.execute(
+            insert_(self.table)
+            .values(consumer=self.name, event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
         )
-        if exists.first() is not None:
-            return False
-        await session.execute(
-            insert(t).values(consumer=self.name, event_id=event_id, processed_at=datetime.now(UTC))
-        )
-        return True
+        return result.rowcount == 1
 
     async def apply(self, event: CloudEvent) -> bool:
         """One attempt in one transaction; True if applied now, False if it had been already."""

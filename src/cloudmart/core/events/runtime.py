@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import structlog
+from sqlalchemy import event
 
 from cloudmart.core.config import Settings
 from cloudmart.core.events.bus import EventBus, InProcessBus
@@ -23,6 +24,24 @@ from cloudmart.core.events.outbox import Relay, outbox_table, processed_table
 from cloudmart.core.service import ServiceContext
 
 log = structlog.get_logger("cloudmart.events.runtime")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+async def tune_sqlite(ctx: ServiceContext) -> None:
+    """Embedded mode: the relay, the consumers and the API write one SQLite file concurrently.
+    WAL lets readers run beside the writer and commits append to the log instead of rewriting
+    the journal (synchronous=NORMAL is durable in WAL mode except on power loss)."""
+    engine = ctx.db.engine.sync_engine
+    if not ctx.db.is_sqlite or event.contains(engine, "connect", _sqlite_pragmas):
+        return
+    event.listen(engine, "connect", _sqlite_pragmas)
+    await ctx.db.engine.dispose()  # pooled connections predate the listener
 
 
 def make_bus(settings: Settings) -> EventBus:
@@ -59,6 +78,8 @@ class EventRuntime:
                 self.bus.subscribe(ctx.spec.title, list(ctx.spec.topics) or list(SAGA_TOPICS), consumer.handle)
 
     async def start(self) -> None:
+        for ctx in self.contexts:
+            await tune_sqlite(ctx)
         await self.bus.start()
         for relay in self.relays:
             relay.start()

@@ -164,9 +164,8 @@ async def place_order(
         "paid_at": None,
         "cancelled_at": None,
     }
-    await session.execute(insert(orders).values(**values))
+    row = (await session.execute(insert(orders).values(**values).returning(*orders.c))).one()
     await session.execute(insert(order_lines), [{"order_id": order_id, **ln.model_dump()} for ln in lines])
-    row = await _load(session, order_id)
     await emit(session, ctx, "order.created", order_id, event_data(row, lines))
     return _out(row, lines), False
 
@@ -204,11 +203,12 @@ async def _transition(
     """Move the order if it is in one of `allowed`; returns the updated row or None."""
     values.setdefault("updated_at", now())
     result = await session.execute(
-        update(orders).where(orders.c.id == order_id, orders.c.status.in_(allowed)).values(**values)
+        update(orders)
+        .where(orders.c.id == order_id, orders.c.status.in_(allowed))
+        .values(**values)
+        .returning(*orders.c)
     )
-    if result.rowcount == 0:
-        return None
-    return await _load(session, order_id)
+    return result.first()
 
 
 async def cancel_order(session: AsyncSession, ctx: ServiceContext, principal: Principal, order_id: str) -> OrderOut:
