@@ -65,10 +65,14 @@ async def _until(predicate, timeout: float) -> None:
         await asyncio.sleep(0.1)
 
 
+# The session's broker keeps other tests' events on the same topics: count only this run's.
+RUN = uuid.uuid4().hex[:8]
+
+
 async def _emit_many(ctx, start: int, n: int) -> None:
     for i in range(start, start + n):
         async with ctx.db.transaction() as s:
-            await emit(s, ctx, "order.created", f"o-{i}", {"i": i})
+            await emit(s, ctx, "order.created", f"{RUN}-{i}", {"i": i})
 
 
 async def test_events_survive_a_broker_outage_exactly_once(own_kafka, tmp_path):
@@ -94,7 +98,8 @@ async def test_events_survive_a_broker_outage_exactly_once(own_kafka, tmp_path):
         assert await _count(producer, out, out.c.published_at.is_(None)) == 0
         async with consumer.db.transaction() as s:
             subjects = (await s.execute(select(seen.c.subject))).scalars().all()
-        assert sorted(subjects) == sorted(f"o-{i}" for i in range(60))  # each once, none lost
+        mine = [x for x in subjects if x.startswith(f"{RUN}-")]
+        assert sorted(mine) == sorted(f"{RUN}-{i}" for i in range(60))  # each once, none lost
     finally:
         await runtime.stop()
         for ctx in (producer, consumer):
@@ -102,7 +107,7 @@ async def test_events_survive_a_broker_outage_exactly_once(own_kafka, tmp_path):
 
 
 async def _count_is(ctx, table, n) -> bool:
-    return await _count(ctx, table) == n
+    return await _count(ctx, table, table.c.subject.like(f"{RUN}-%")) == n
 
 
 async def test_a_restarted_consumer_group_resumes_without_duplicates(kafka_server, tmp_path):
@@ -123,7 +128,7 @@ async def test_a_restarted_consumer_group_resumes_without_duplicates(kafka_serve
         await _emit_many(producer, 40, 10)
         await _until(lambda: _count_is(consumer, seen, 50), 60)
         await asyncio.sleep(1.0)
-        assert await _count(consumer, seen) == 50
+        assert await _count(consumer, seen, seen.c.subject.like(f"{RUN}-%")) == 50
     finally:
         await second.stop()
         for ctx in (producer, consumer):

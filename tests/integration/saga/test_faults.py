@@ -120,13 +120,13 @@ async def test_kafka_stopped_while_200_orders_are_placed(own_kafka, postgres_url
             assert stock["reserved"] == 0 and stock["on_hand"] < 1000
 
 
-async def test_payment_consumer_killed_mid_batch(kafka_server, postgres_url, tmp_path):
-    settings = mart_settings(tmp_path, DATABASE_URL=postgres_url, KAFKA_BROKERS=kafka_server.bootstrap)
+async def test_payment_consumer_killed_mid_batch(own_kafka, postgres_url, tmp_path):
+    settings = mart_settings(tmp_path, DATABASE_URL=postgres_url, KAFKA_BROKERS=own_kafka.bootstrap)
     port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": postgres_url,
-        "KAFKA_BROKERS": kafka_server.bootstrap,
+        "KAFKA_BROKERS": own_kafka.bootstrap,
         "JWT_KEYS_DIR": str(tmp_path / "keys"),
         "SERVICE_NAME": "payment-service",
         "CLOUDMART_DATA_DIR": str(tmp_path / "payments-data"),
