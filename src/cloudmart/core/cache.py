@@ -140,7 +140,7 @@ class RedisCache:
 
     backend = "redis"
 
-    def __init__(self, url: str, *, timeout: float = 0.25, cooldown: float = 1.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 0.5, cooldown: float = 1.0) -> None:
         self.url = url
         self._redis = aioredis.Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
@@ -223,14 +223,16 @@ class NearCache:
     async def _listen(self) -> None:
         backoff = 0.05
         while True:
-            pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._subscriber.pubsub()
             try:
                 await pubsub.subscribe(self.CHANNEL)
-                self._live = True
-                backoff = 0.05
                 async for message in pubsub.listen():
-                    if message and message.get("type") == "message":
+                    kind = message.get("type") if message else None
+                    if kind == "message":
                         self._drop(message["data"].split(b"\n"))
+                    elif kind == "subscribe":  # confirmed: from here on no invalidation is missed
+                        self._live = True
+                        backoff = 0.05
             except (RedisError, OSError, asyncio.TimeoutError) as exc:
                 log.debug("cache_invalidation_feed_lost", error=str(exc))
             finally:
@@ -254,7 +256,8 @@ class NearCache:
                 return None if value is _ABSENT else value
         epoch = self._epoch
         value = await self.remote.get(key)
-        if self._live and epoch == self._epoch:
+        if self._live and epoch == self._epoch and await self.local.get(key) is None:
+            # Never over an entry written meanwhile (a set after this GET was sent is newer).
             # Absence is kept too (version counters that were never bumped are read on every hit).
             await self.local.set(key, _ABSENT if value is None else value, self.ttl)
         return value
@@ -264,6 +267,8 @@ class NearCache:
         await self.remote.set(key, value, ttl)
         if self._live and epoch == self._epoch:
             await self.local.set(key, value, min(ttl, self.ttl))
+        else:  # at least never leave an absence marker in front of the value just written
+            self.local.discard((key,))
 
     async def _publish(self, keys: tuple[str, ...]) -> None:
         await self.remote._call("publish", partial(self.remote._redis.publish, self.CHANNEL, "\n".join(keys)))
@@ -430,10 +435,12 @@ class CacheAside:
         """Cache-aside under a version counter: bumping `generation` invalidates every such key."""
         if self.cache is None:
             return await self.get_or_load("", loader)
+        asked = time.monotonic()
         gen = await self.generation(generation)
-        if gen is None:
+        if gen is None:  # cache unusable: still one load per key at a time for the database
             self._outcome["error"].inc()
-            return await loader()
+            key = self.key(generation, "fallthrough", *parts)
+            return await self._single_flight(key, loader, asked, store=False, reason="fallthrough")
         return await self.get_or_load(self.key(generation, gen, *parts), loader)
 
     async def invalidate(self, *keys: str, generations: tuple[str, ...] = ()) -> None:

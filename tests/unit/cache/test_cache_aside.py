@@ -244,3 +244,12 @@ async def test_load_racing_a_write_cannot_refill_a_stale_value():
         return db["price"]
 
     assert await aside.get_or_load_versioned("item-1", (), load) == b"200"
+
+
+async def test_cache_down_still_one_load_per_key_at_a_time():
+    aside = CacheAside(FailingCache(), "t", ttl=30)
+    load, calls = counting_loader(b"db", delay=0.05)
+    plain = await asyncio.gather(*(aside.get_or_load("t:k", load) for _ in range(50)))
+    versioned = await asyncio.gather(*(aside.get_or_load_versioned("item-1", (), load) for _ in range(50)))
+    assert plain == versioned == [b"db"] * 50
+    assert calls["n"] == 2  # one per key, none stored
