@@ -752,6 +752,7 @@ class SimulationResult:
     steps: list[Step]
     sync_period: int
     prices: Prices
+    complete: bool = True  # False: stopped at the first proposal above maxReplicas
 
     @property
     def replicas(self) -> list[int]:
@@ -828,11 +829,13 @@ def _settled_proposal(hpa: HPASpec, current: int, share: float, profile: LoadPro
 
 def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
              config: ControllerConfig | None = None, prices: Prices | None = None,
-             initial_replicas: int | None = None, *, fast: bool = True) -> SimulationResult:
+             initial_replicas: int | None = None, *, fast: bool = True,
+             stop_above_max: bool = False) -> SimulationResult:
     """Run the controller every sync period from t=0 to the profile's duration.
 
     `fast` takes a shortcut, with identical results, while every pod is settled (see
     `_settled_proposal`); `fast=False` builds every pod's view at every sync.
+    `stop_above_max` ends the run at the first sync whose proposal exceeds maxReplicas.
     """
     config = config or ControllerConfig()
     prices = prices or Prices()
@@ -895,6 +898,8 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
                 del pods[: current - new]
             cost = new * per_pod_hour * step_hours
             steps.append(Step(now, load, new, current, desired_metric, readings, reason, cost))
+            if stop_above_max and desired_metric is not None and desired_metric > hpa.max_replicas:
+                return SimulationResult(hpa, workload, steps, sync, prices, complete=False)
             if new == current == desired_metric and controller.quiet(current, now):
                 # Nothing can change until the load does: every sync before the next load point
                 # would propose `current` again into a window that already holds only `current`.
@@ -938,6 +943,8 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
             del pods[new:]
         steps.append(Step(now, load, new, len(ready_pods), desired_metric, readings, reason,
                           new * per_pod_hour * step_hours))
+        if stop_above_max and desired_metric is not None and desired_metric > hpa.max_replicas:
+            return SimulationResult(hpa, workload, steps, sync, prices, complete=False)
     return SimulationResult(hpa, workload, steps, config.sync_period, prices)
 
 

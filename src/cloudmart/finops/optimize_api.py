@@ -4,7 +4,8 @@
 right-sizing, `/model/prediction/speccost` (kubectl cost predict) and
 `/model/prediction/overlay` (the deployed manifests' predicted cost). The app's state gives
 the dependencies: `prometheus`, `pricing`, `now`, `cluster`, and optionally
-`optimize_manifests` (a path; default `$CLOUDMART_MANIFESTS`, then ./deploy/overlays/lab).
+`optimize_manifests` (a path; default `$CLOUDMART_MANIFESTS`, then ./deploy/overlays/lab) whose
+HPAs, with their `behavior`, take precedence over what kube-state-metrics reports.
 """
 
 from __future__ import annotations
@@ -91,8 +92,12 @@ async def request_sizing(request: Request):
     hit = cache.get(key)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
+    try:
+        manifest_hpas = await asyncio.to_thread(hpas_from_manifests, st)
+    except ManifestError as exc:
+        return problem(422, "Unprocessable Entity", f"HPAs of the configured manifests: {exc}", field=exc.field)
     history = await rightsizing.fetch_history(st.prometheus, window.start, window.end, sizing,
-                                              extra_hpas=getattr(st, "optimize_hpas", None))
+                                              extra_hpas=manifest_hpas)
     recs = await asyncio.to_thread(rightsizing.recommend, history, sizing, _prices(st), filter_node=node,
                                    cluster=st.cluster)
     body = [r.to_json(st.cluster) for r in rightsizing.sort_recommendations(recs, sort_by, order)]
@@ -137,6 +142,19 @@ def manifests_path(state) -> Path | None:
         return Path(configured)
     default = Path("deploy/overlays/lab")
     return default if default.is_dir() else None
+
+
+def hpas_from_manifests(state) -> dict:
+    """The HPAs of the configured manifests, keyed like right-sizing's (cached per path)."""
+    path = manifests_path(state)
+    if path is None:
+        return {}
+    cache = getattr(state, "manifest_hpas", None)
+    if cache and cache[0] == path:
+        return cache[1]
+    found = predict.hpas_in(predict.load_manifests(path), str(path))
+    state.manifest_hpas = (path, found)
+    return found
 
 
 @router.get("/model/prediction/overlay")

@@ -184,14 +184,9 @@ def predict_command(
 
 
 def _hpas_from_manifests(path: Path) -> dict:
-    from cloudmart.finops.predict import load_manifests
+    from cloudmart.finops.predict import hpas_in, load_manifests
 
-    out = {}
-    for doc in load_manifests(path):
-        if doc.get("kind") == "HorizontalPodAutoscaler":
-            spec = hpa_sim.parse_hpa(doc, str(path))
-            out[(spec.namespace, spec.target_kind, spec.target_name)] = spec
-    return out
+    return hpas_in(load_manifests(path), str(path))
 
 
 def rightsize_command(

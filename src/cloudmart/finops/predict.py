@@ -273,6 +273,16 @@ def _apply_layer(docs: list[dict], directory: Path, k: dict, component: bool) ->
     return out
 
 
+def hpas_in(docs: list[dict], source: str = "") -> dict[tuple[str, str, str], HPASpec]:
+    """The HPAs among `docs`, keyed by their target (namespace, kind, name)."""
+    found = {}
+    for doc in docs:
+        if doc.get("kind") == "HorizontalPodAutoscaler":
+            spec = parse_hpa(doc, source)
+            found[(spec.namespace, spec.target_kind, spec.target_name)] = spec
+    return found
+
+
 # --------------------------------------------------------------------------- prediction
 
 

@@ -459,8 +459,9 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
         return Workload(hpa.target_kind, hpa.target_name, hpa.namespace, hpa.min_replicas,
                         [Container("pod", {"cpu": int(round(cpu_total * 1000)), "memory": int(mem_total * 1000)}, {})])
 
-    def run(cpu_total: float, mem_total: float):
-        return simulate(hpa, workload(cpu_total, mem_total), profile, config, prices).summary()
+    def run(cpu_total: float, mem_total: float, screen: bool = False):
+        result = simulate(hpa, workload(cpu_total, mem_total), profile, config, prices, stop_above_max=screen)
+        return result.summary() if result.complete else None
 
     current_cpu = sum(r.latest_cpu or 0.0 for r in members)
     current_mem = sum(r.latest_memory or 0.0 for r in members)
@@ -472,13 +473,16 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
     needed = peak / (hpa.max_replicas * target) if peak else 0.0  # smallest request keeping ≤ max replicas
     raw = {needed * f for f in (1.0, 1.1, 1.25, 1.5, 2.0)} | {floor, current_cpu}
     candidates = sorted({max(_ceil_cpu(c), params.min_cpu_millicores / 1000 * len(members)) for c in raw if c > 0})
+    # Screen: a run stops at its first proposal above maxReplicas (infeasible); the feasible
+    # candidate with the lowest simulated cost wins.
     best = None
     for c in candidates:
-        summary = run(c, mem_total_rec)
-        feasible = summary["atMaxSteps"] == 0
-        rank = (not feasible, summary["monthlyCost"] if feasible else summary["atMaxSteps"], c)
-        if best is None or rank < best[0]:
-            best = (rank, c, summary)
+        summary = run(c, mem_total_rec, screen=True)
+        if summary is not None and (best is None or (summary["monthlyCost"], c) < best[0]):
+            best = ((summary["monthlyCost"], c), c, summary)
+    if best is None:  # nothing stays within maxReplicas: the largest candidate overflows least
+        chosen = candidates[-1]
+        best = (None, chosen, run(chosen, mem_total_rec))
     _, chosen, summary = best
     scale = chosen / floor if floor else 1.0
     for r in members:
@@ -497,7 +501,7 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
         r.status = "hpa" if feasible else "hpaMaxReplicas"
         r.message = ("simulated the HPA over the usage history for "
                      f"{len(candidates)} candidate requests" if feasible else
-                     f"no candidate keeps the HPA within maxReplicas={hpa.max_replicas}; least-overflow choice")
+                     f"no candidate keeps the HPA within maxReplicas={hpa.max_replicas}; the largest is shown")
         r.hpa = {
             "name": hpa.name,
             "metrics": {m.resource: m.value for m in hpa.metrics},

@@ -235,3 +235,12 @@ def test_quiet_fast_forward_gives_identical_timelines_on_step_loads():
         assert [(s.t, s.replicas, s.desired, s.readings, s.reason) for s in fast.steps] == \
                [(s.t, s.replicas, s.desired, s.readings, s.reason) for s in slow.steps]
         assert fast.total_cost == pytest.approx(slow.total_cost)
+
+
+def test_stop_above_max_ends_at_the_first_overflowing_proposal():
+    hpa, deploy = find_objects(load_documents(DATA / "order-service.yaml"))
+    full = simulate(hpa, deploy, _profile())
+    first = next(i for i, s in enumerate(full.steps) if s.desired is not None and s.desired > hpa.max_replicas)
+    stopped = simulate(hpa, deploy, _profile(), stop_above_max=True)
+    assert not stopped.complete and len(stopped.steps) == first + 1
+    assert full.complete and [s.replicas for s in stopped.steps] == full.replicas[: first + 1]

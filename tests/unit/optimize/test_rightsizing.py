@@ -180,3 +180,13 @@ def test_worker_processes_give_identical_results():
     one = [r.to_json("c") for r in recommend(hist, SizingParams(), Prices())]
     two = [r.to_json("c") for r in recommend(hist, SizingParams(), Prices(), workers=2)]
     assert one == two and all(r["status"] == "hpa" for r in one)
+
+
+def test_an_hpa_that_no_request_keeps_within_max_replicas_is_flagged():
+    # An AverageValue target does not move with the request: 1.4 cores at 100m per pod needs 14 pods.
+    hpa = HPASpec("web-hpa", "shop", "Deployment", "web", 1, 4,
+                  (MetricTarget("cpu", "Utilization", 70), MetricTarget("cpu", "AverageValue", 100)), None, None)
+    hist, _ = _hpa_history(hpa)
+    (r,) = recommend(hist, SizingParams(), Prices())
+    assert r.status == "hpaMaxReplicas" and r.hpa["stepsAboveMaxReplicas"] > 0
+    assert "maxReplicas=4" in r.message and r.rec_cpu > 0
