@@ -12,6 +12,9 @@ target, p99 created→PAID (from the orders table) is under 2 s and no order is 
     .venv/bin/python bench/saga_throughput.py --mode embedded --duration 20 --json
 
 The load generator runs on the same 2 cores as the services, so the figures are conservative.
+"service CPU ms/order" is the CPU time the CloudMart processes (not PostgreSQL, Kafka, Redis or
+the load generator) spent per order during a step: a figure that does not depend on what else
+the machine is doing.
 """
 
 from __future__ import annotations
@@ -207,10 +210,24 @@ class StepResult:
     create_p50_ms: float
     paid_p50_ms: float
     paid_p99_ms: float
+    service_cpu_ms_per_order: float
     paid: int
     cancelled: int
     lost: int
     passed: bool
+
+
+def cpu_seconds(procs: list[subprocess.Popen]) -> float:
+    """User + system CPU time of the service processes so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in procs:
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def pct(values: list[float], q: float) -> float:
@@ -244,6 +261,7 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
         create_ms.append((time.perf_counter() - started) * 1000)
         ids.append(r.json()["id"])
 
+    cpu0 = cpu_seconds(stack.procs)
     t0 = time.perf_counter()
     tasks = []
     for i in range(n):
@@ -263,6 +281,7 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
         if len(final) == len(ids) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
+    cpu_per_order = (cpu_seconds(stack.procs) - cpu0) * 1000 / max(len(ids), 1)
     paid = [r for r in rows if r.status == "PAID"]
     latencies = [(r.paid_at - r.created_at).total_seconds() * 1000 for r in paid]
     achieved = len(ids) / elapsed if elapsed else 0.0
@@ -271,7 +290,7 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
     passed = errors == 0 and achieved >= 0.95 * rate and lost == 0 and p99 < P99_LIMIT_S * 1000
     return StepResult(
         stack.mode, rate, round(achieved, 1), len(ids), errors, round(statistics.median(create_ms), 1) if create_ms else float("nan"),
-        round(pct(latencies, 0.5), 1), round(p99, 1), len(paid), len(final) - len(paid), lost, passed,
+        round(pct(latencies, 0.5), 1), round(p99, 1), round(cpu_per_order, 1), len(paid), len(final) - len(paid), lost, passed,
     )
 
 
@@ -289,7 +308,8 @@ async def bench_mode(mode: str, rates: list[float], duration: float, work: Path,
                     result = await run_step(stack, client, db, rate, duration, products, shoppers)
                     results.append(result)
                     log(f"{mode:<12} target {rate:>6.1f}/s achieved {result.achieved_rate:>6.1f}/s "
-                        f"p50 {result.paid_p50_ms:>7.1f} ms p99 {result.paid_p99_ms:>7.1f} ms "
+                        f"create p50 {result.create_p50_ms:>6.1f} ms, created→PAID p50 {result.paid_p50_ms:>7.1f} ms "
+                        f"p99 {result.paid_p99_ms:>7.1f} ms, service CPU {result.service_cpu_ms_per_order:>5.1f} ms/order, "
                         f"lost {result.lost} errors {result.errors} -> {'pass' if result.passed else 'FAIL'}")
                     if not result.passed:
                         break
