@@ -38,7 +38,7 @@ async def client(tmp_path):
 @pytest.mark.parametrize("path", ENDPOINTS)
 async def test_random_bodies_never_5xx(client, path):
     # Hypothesis generates the bodies (sync); they are then replayed through the async app.
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     @given(body=bodies)
     def collect(body):
         generated.append(body)
