@@ -5,6 +5,7 @@ start-up hooks, the event runtime, and an orderly shutdown. Used by both modes:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -66,18 +67,27 @@ class ServiceRuntime:
         log.info("services started", services=list(self.contexts), mode=self.settings.mode)
 
     async def stop(self) -> None:
+        """Release everything; each step is bounded so a dead dependency cannot hang shutdown."""
         if self.events is not None:
-            with contextlib.suppress(Exception):
-                await self.events.stop()
+            await _bounded("event runtime", self.events.stop())
         closed: set[int] = set()
         for ctx in self.contexts.values():
             for resource, method in ((ctx.http, "aclose"), (ctx.cache, "close")):
                 if resource is not None and id(resource) not in closed and hasattr(resource, method):
                     closed.add(id(resource))
-                    with contextlib.suppress(Exception):
-                        await getattr(resource, method)()
-            await ctx.db.dispose()
+                    await _bounded(f"{ctx.spec.name} {method}", getattr(resource, method)())
+            await _bounded(f"{ctx.spec.name} database", ctx.db.dispose())
         log.info("services stopped", services=list(self.contexts))
+
+
+STOP_STEP_TIMEOUT = 10.0
+
+
+async def _bounded(step: str, awaitable: Any) -> None:
+    try:
+        await asyncio.wait_for(awaitable, STOP_STEP_TIMEOUT)
+    except Exception as exc:  # shutting down: report and carry on with the next step
+        log.warning("shutdown step failed", step=step, error=repr(exc))
 
 
 def distributed_context(settings: Settings, spec: ServiceSpec) -> ServiceContext:

@@ -58,3 +58,20 @@ async def test_missing_migrations_dir_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no migrations for service 'ghost'"):
         await migrate.upgrade(db, ghost)
     await db.dispose()
+
+
+async def test_shutdown_is_bounded_when_a_dependency_hangs(tmp_path, monkeypatch):
+    import asyncio
+
+    from cloudmart.core import runtime
+
+    class StuckEvents:
+        async def stop(self):
+            await asyncio.sleep(3600)
+
+    monkeypatch.setattr(runtime, "STOP_STEP_TIMEOUT", 0.2)
+    settings = Settings(CLOUDMART_DATA_DIR=str(tmp_path))
+    ctx = runtime.make_context(settings, USERS)
+    rt = runtime.ServiceRuntime(settings, {"users": ctx})
+    rt.events = StuckEvents()
+    await asyncio.wait_for(rt.stop(), 5)
