@@ -58,7 +58,7 @@ WRITES = [
 def examples(strategy, n: int = 40) -> list:
     generated: list = []
 
-    @settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), database=None, derandomize=True)
     @given(value=strategy)
     def collect(value):
         generated.append(value)
