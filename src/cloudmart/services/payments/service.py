@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudmart.core.auth import Principal
@@ -94,13 +96,22 @@ async def get_payment(session: AsyncSession, principal: Principal, order_id: str
 
 
 async def _claim(session: AsyncSession, order_id: str, values: dict[str, Any]) -> tuple[Any, bool]:
-    """Lock the order's payment row, creating it with `values` if absent. (row, created)."""
+    """Lock the order's payment row, creating it with `values` if absent. (row, created).
+    A concurrent claim of the same order waits for the first one's transaction, then finds it."""
+    insert_ = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
+    stamp = now()
+    created = (
+        await session.execute(
+            insert_(payments)
+            .values(order_id=order_id, created_at=stamp, updated_at=stamp, **values)
+            .on_conflict_do_nothing(index_elements=["order_id"])
+            .returning(*payments.c)
+        )
+    ).first()
+    if created is not None:
+        return created, True
     query = select(payments).where(payments.c.order_id == order_id).with_for_update()
-    row = (await session.execute(query)).first()
-    if row is not None:
-        return row, False
-    await session.execute(insert(payments).values(order_id=order_id, created_at=now(), updated_at=now(), **values))
-    return (await session.execute(query)).first(), True
+    return (await session.execute(query)).one(), False
 
 
 def _payment_event(row: Any, **extra: Any) -> dict[str, Any]:
@@ -146,8 +157,10 @@ async def on_inventory_reserved(event: CloudEvent, session: AsyncSession, ctx: S
 
 
 async def _finish(session: AsyncSession, order_id: str, **values: Any) -> Any:
-    await session.execute(update(payments).where(payments.c.order_id == order_id).values(updated_at=now(), **values))
-    return (await session.execute(select(payments).where(payments.c.order_id == order_id))).first()
+    result = await session.execute(
+        update(payments).where(payments.c.order_id == order_id).values(updated_at=now(), **values).returning(*payments.c)
+    )
+    return result.one()
 
 
 async def on_order_cancelled(event: CloudEvent, session: AsyncSession, ctx: ServiceContext) -> None:
