@@ -96,8 +96,11 @@ async def run(url: str):
         t0 = time.perf_counter()
         history = await fetch_history(client, END - DAYS * 86400, END, SizingParams())
         t1 = time.perf_counter()
+    c1 = time.process_time()
     recs = recommend(history, SizingParams(), Prices())
     t2 = time.perf_counter()
+    print(f"recommend: {t2 - t1:.2f} s wall, {time.process_time() - c1:.2f} s CPU "
+          f"(the machine's load average: {os.getloadavg()[0]:.1f})")
     workers = os.cpu_count() or 1
     parallel = recommend(history, SizingParams(), Prices(), workers=workers)
     t3 = time.perf_counter()

@@ -471,7 +471,7 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
     peak = max(profile.loads) if profile.loads else 0.0
     target = util.get("cpu", 0.7)
     needed = peak / (hpa.max_replicas * target) if peak else 0.0  # smallest request keeping ≤ max replicas
-    raw = {needed * f for f in (1.0, 1.1, 1.25, 1.5, 2.0)} | {floor, current_cpu}
+    raw = {needed * f for f in (1.0, 1.25, 1.5)} | {floor, current_cpu}
     candidates = sorted({max(_ceil_cpu(c), params.min_cpu_millicores / 1000 * len(members)) for c in raw if c > 0})
     # Screen: a run stops at its first proposal above maxReplicas (infeasible); the feasible
     # candidate with the lowest simulated cost wins.
