@@ -214,3 +214,28 @@ def test_transient_errors_are_told_apart():
     assert is_transient(ConnectionRefusedError())
     assert not is_transient(IntegrityError("x", {}, Exception("dup")))
     assert not is_transient(ValueError("bug"))
+
+
+async def test_in_process_bus_keeps_per_key_order_and_waits_for_the_effect():
+    bus = InProcessBus(lanes=4)
+    seen: dict[str, list[int]] = {}
+
+    async def handler(message: Message) -> None:
+        await asyncio.sleep(0.001 * (hash(message.value) % 3))
+        seen.setdefault(message.key, []).append(int(message.value))
+
+    bus.subscribe("g", [TOPIC_ORDERS], handler)
+    with pytest.raises(RuntimeError, match="not running"):
+        await bus.publish(Message(TOPIC_ORDERS, "k", b"0"))
+    await bus.start()
+    messages = [Message(TOPIC_ORDERS, f"k{i % 5}", str(i).encode()) for i in range(50)]
+    await bus.publish_many(messages)
+    # publish_many returned: every message has been applied, in order per key.
+    assert sum(len(v) for v in seen.values()) == 50
+    for key, values in seen.items():
+        assert values == sorted(values), key
+    await bus.publish(Message("cloudmart.other", "k0", b"99"))  # no subscriber: nothing to wait for
+    assert 99 not in seen["k0"]
+    assert await bus.ready()
+    await bus.stop()
+    assert not await bus.ready()
