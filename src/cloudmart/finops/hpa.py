@@ -296,12 +296,13 @@ class HPAController:
         cutoff = now - self.window
         return all(rec == current for rec, ts in self.recommendations if ts >= cutoff)
 
-    def record_quiet(self, current: int, now: float) -> None:
-        """The state after a sync that proposed `current` while `quiet`: the same recommendation
-        recorded, stale ones (which only ever serve as slots to overwrite) dropped."""
-        cutoff = now - self.window
-        self.recommendations = [r for r in self.recommendations if r[1] >= cutoff]
-        self.recommendations.append([current, now])
+    def record_quiet(self, current: int, times: Sequence[float]) -> None:
+        """The state after syncs at `times` that each proposed `current` while `quiet`: the same
+        recommendation recorded at each, stale ones (which only ever serve as slots to
+        overwrite) dropped."""
+        cutoff = times[-1] - self.window
+        self.recommendations = ([r for r in self.recommendations if r[1] >= cutoff]
+                                + [[current, t] for t in times if t >= cutoff])
 
     # horizontal.go: recordInitialRecommendation
     def record_initial(self, current: int, now: float) -> None:
@@ -906,11 +907,12 @@ def simulate(hpa: HPASpec, workload: Workload, profile: LoadProfile,
                 last = n - 1
                 if cursor + 1 < len(profile.times):
                     last = min(last, math.ceil(profile.times[cursor + 1] / sync) - 1)
-                for j in range(k + 1, last + 1):
-                    t = float(j * sync)
-                    steps.append(Step(t, load, current, current, desired_metric, readings, reason, cost))
-                    controller.record_quiet(current, t)
-                k = max(k, last)
+                if last > k:
+                    skipped = [float(j * sync) for j in range(k + 1, last + 1)]
+                    steps.extend(Step(t, load, current, current, desired_metric, readings, reason, cost)
+                                 for t in skipped)
+                    controller.record_quiet(current, skipped)
+                    k = last
             continue
         ready_pods = [p for p in pods if p.start <= now and p.ready_at <= now]
         share = load / len(ready_pods) if ready_pods else 0.0

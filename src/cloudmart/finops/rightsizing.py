@@ -504,7 +504,9 @@ def hpa_recommendation(history: History, hpa: HPASpec, members: list[Recommendat
                      f"no candidate keeps the HPA within maxReplicas={hpa.max_replicas}; the largest is shown")
         r.hpa = {
             "name": hpa.name,
-            "metrics": {m.resource: m.value for m in hpa.metrics},
+            "metrics": [{"resource": m.resource, "type": m.type,
+                         "value": m.value if m.type == "Utilization" else format_cpu(m.value)
+                         if m.resource == "cpu" else format_memory(m.value / 1000)} for m in hpa.metrics],
             "minReplicas": hpa.min_replicas,
             "maxReplicas": hpa.max_replicas,
             "projectedReplicas": {"min": summary["minReplicas"], "max": summary["maxReplicas"],

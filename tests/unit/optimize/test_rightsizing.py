@@ -131,6 +131,7 @@ def test_hpa_workload_is_sized_by_simulation_within_max_replicas():
     hist, total = _hpa_history(hpa)
     (r,) = recommend(hist, SizingParams(), Prices())
     assert r.status == "hpa" and r.hpa["stepsAboveMaxReplicas"] == 0
+    assert r.hpa["metrics"] == [{"resource": "cpu", "type": "Utilization", "value": 70}]
     # the request must let 6 replicas at 70 % carry the peak: request >= peak / (6 * 0.7)
     assert r.rec_cpu >= total.max() / (6 * 0.7) - 1e-3
     assert r.rec_cpu < 0.5  # cheaper than the current 500m
@@ -190,3 +191,4 @@ def test_an_hpa_that_no_request_keeps_within_max_replicas_is_flagged():
     (r,) = recommend(hist, SizingParams(), Prices())
     assert r.status == "hpaMaxReplicas" and r.hpa["stepsAboveMaxReplicas"] > 0
     assert "maxReplicas=4" in r.message and r.rec_cpu > 0
+    assert r.hpa["metrics"][1] == {"resource": "cpu", "type": "AverageValue", "value": "100m"}

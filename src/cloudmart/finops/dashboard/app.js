@@ -123,7 +123,7 @@ function renderRightsizing(recs) {
   const hpas = recs.filter((r) => r.hpa);
   fill("hpas", hpas.map((r) => {
     const h = r.hpa, cur = h.currentReplicas, proj = h.projectedReplicas;
-    const targets = Object.entries(h.metrics).map(([k, v]) => `${k} ${v}%`).join(", ");
+    const targets = h.metrics.map((m) => m.type === "Utilization" ? `${m.resource} ${m.value}%` : `${m.resource} ${m.value} avg`).join(", ");
     return el("tr", { "data-hpa": h.name },
       el("td", {}, `${r.namespace}/${r.controllerName}`), el("td", {}, h.name), el("td", {}, targets),
       el("td", {}, cur ? `${cur.min}–${cur.max}, avg ${cur.avg.toFixed(2)}` : "–"),
