@@ -1,15 +1,16 @@
 """PromQL for the cost engine's inputs, and the joins between them.
 
-Every per-container quantity is reduced inside Prometheus by a subquery that evaluates one
-point per `resolution` step over the window and sums them, so only one number per container
-crosses the wire, whatever the window's length:
+Every per-container quantity is reduced inside Prometheus (mostly by subqueries evaluating one
+point per `resolution` step over the window), so only a few numbers per container cross the
+wire, whatever the window's length:
 
 - a container runs at step t when `kube_pod_container_status_running` has a sample in
   (t - resolution, t] equal to 1 (the range is `resolution - 1s` long so that Prometheus 2.x,
   whose ranges are closed at both ends, sees exactly one scrape, as 3.x does);
 - CPU usage at t is `irate` of `container_cpu_usage_seconds_total` (last two scrapes);
-- allocated = max(request, usage) at t, computed with PromQL's filtering comparisons so that
-  usage without a request and a request without usage both count.
+- allocated = max(request, usage) per step = request × running steps + Σ max(0, usage −
+  request), the excess being queried only for containers whose peak usage beats the request;
+  usage without a request counts in full.
 
 cAdvisor series carry no `node` label: containers are joined to nodes via `kube_pod_info`.
 Windows longer than `chunk` seconds are split and summed (bounding Prometheus' memory).
@@ -29,6 +30,7 @@ KEY = ("namespace", "pod", "container")
 BY = "namespace, pod, container"
 NOT_POD = 'container!="", container!="POD"'
 DEFAULT_CHUNK = 86400
+EXCESS_BATCH = 300  # containers per excess query (bounds the regex size)
 
 
 @dataclass
@@ -110,53 +112,58 @@ def _labels(s: Series, prefix: str = "label_") -> dict[str, str]:
 
 
 class InputQueries:
-    """The PromQL for one chunk; `t` is its last step, `rng` the subquery range."""
+    """The PromQL for one chunk; `rng` is the subquery range ending at the chunk's last step.
+
+    Per-step joins (binary operators, aggregations) dominate Prometheus' cost in subqueries, so
+    the common path has none: requests are read once per window (they are fixed for a
+    container's life), usage is summed per series, and only containers whose peak usage exceeds
+    their request get a second, narrow query for the per-step excess max(0, usage − request).
+    """
 
     def __init__(self, resolution: float):
         self.res = int(resolution)
         self.inner = f"{self.res - 1}s"
+        # irate over 1.5 steps: two scrapes while running, a single one right after the end
+        self.rate_range = f"{self.res + self.res // 2}s"
 
-    # Aggregations are the costly part of evaluating a subquery step, so per-step expressions
-    # stay on raw series wherever possible and duplicates (e.g. two kube-state-metrics
-    # replicas) are collapsed once, after the window sums, by `max by`.
-    def running(self) -> str:
-        return f"(max_over_time(kube_pod_container_status_running{{{NOT_POD}}}[{self.inner}]) == 1)"
+    def running(self, selector: str = NOT_POD) -> str:
+        return f"(max_over_time(kube_pod_container_status_running{{{selector}}}[{self.inner}]) == 1)"
 
-    def request(self, resource: str) -> str:
+    def request_series(self, resource: str, selector: str = NOT_POD) -> str:
         unit = "core" if resource == "cpu" else "byte"
-        return (
-            f"max_over_time(kube_pod_container_resource_requests"
-            f'{{resource="{resource}", unit="{unit}", {NOT_POD}}}[{self.inner}])'
-        )
+        return f'kube_pod_container_resource_requests{{resource="{resource}", unit="{unit}", {selector}}}'
 
-    def usage(self, resource: str) -> str:
+    def usage(self, resource: str, selector: str = NOT_POD) -> str:
         if resource == "cpu":
-            return f"irate(container_cpu_usage_seconds_total{{{NOT_POD}}}[{2 * self.res}s])"
-        return f"max_over_time(container_memory_working_set_bytes{{{NOT_POD}}}[{self.inner}])"
-
-    def allocated(self, resource: str) -> str:
-        # request and usage series never share a label set, so `or` keeps both and the
-        # aggregation takes max(request, usage) per container at each step
-        return f"max by ({BY}) ({self.request(resource)} or {self.usage(resource)})"
+            return f"irate(container_cpu_usage_seconds_total{{{selector}}}[{self.rate_range}])"
+        return f"max_over_time(container_memory_working_set_bytes{{{selector}}}[{self.inner}])"
 
     def container_queries(self, rng: str) -> dict[str, str]:
         run = self.running()
         sub = f"[{rng}:{self.res}s]"
-
-        def gated(expr: str) -> str:
-            return f"max by ({BY}) (sum_over_time(({expr} and on({BY}) {run}){sub}))"
-
-        return {
-            "steps": f"max by ({BY}) (count_over_time({run}{sub}))",
+        raw_running = f"max_over_time(kube_pod_container_status_running{{{NOT_POD}}}[{self.inner}])"
+        out = {
+            # the running series is 0 or 1: its sum is the number of running steps
+            "steps": f"max by ({BY}) (sum_over_time({raw_running}{sub}))",
             "first": f"min by ({BY}) (min_over_time(timestamp({run}){sub}))",
             "last": f"max by ({BY}) (max_over_time(timestamp({run}){sub}))",
-            "cpu_alloc": gated(self.allocated("cpu")),
-            "cpu_req": gated(self.request("cpu")),
-            "cpu_use": gated(self.usage("cpu")),
-            "ram_alloc": gated(self.allocated("memory")),
-            "ram_req": gated(self.request("memory")),
-            "ram_use": gated(self.usage("memory")),
         }
+        for r in ("cpu", "ram"):
+            resource = "cpu" if r == "cpu" else "memory"
+            out[f"{r}_request"] = f"max by ({BY}) (avg_over_time({self.request_series(resource)}[{rng}]))"
+            out[f"{r}_use"] = f"max by ({BY}) (sum_over_time({self.usage(resource)}{sub}))"
+            out[f"{r}_peak"] = (
+                f"max by ({BY}) (max_over_time({self.usage(resource)}{sub}))"
+                if r == "cpu"
+                else f"max by ({BY}) (max_over_time(container_memory_working_set_bytes{{{NOT_POD}}}[{rng}]))"
+            )
+        return out
+
+    def excess(self, resource: str, rng: str, selector: str) -> str:
+        """Σ over steps of max(0, usage − request) for the containers `selector` matches."""
+        use = f"max by ({BY}) ({self.usage(resource, selector)})"
+        req = f"max by ({BY}) (max_over_time({self.request_series(resource, selector)}[{self.inner}]))"
+        return f"max by ({BY}) (sum_over_time(clamp_min({use} - on({BY}) {req}, 0)[{rng}:{self.res}s]))"
 
     def node_queries(self, rng: str) -> dict[str, str]:
         def cap(resource: str, unit: str) -> str:
@@ -193,6 +200,16 @@ def steps_in(start: float, end: float, res: float) -> tuple[float, float] | None
     return (first, last) if last >= first else None
 
 
+def _selector(keys: list[tuple[str, str, str]]) -> str:
+    """Label matchers selecting (at least) these containers; names are DNS labels, so only
+    dots need escaping in the RE2 alternation."""
+
+    def alternation(values: set[str]) -> str:
+        return "|".join(sorted(v.replace(".", "\\\\.") for v in values))
+
+    return f'namespace=~"{alternation({k[0] for k in keys})}", pod=~"{alternation({k[1] for k in keys})}", {NOT_POD}'
+
+
 async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolution: float) -> Inputs:
     span = steps_in(start, end, resolution)
     if span is None:
@@ -218,7 +235,26 @@ async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolu
                 out[i] = s.value
         return out
 
-    values = {f: column(f) for f in CONTAINER_FIELDS}
+    steps = column("steps")
+    values = {"steps": steps}
+    for r, resource in (("cpu", "cpu"), ("ram", "memory")):
+        request, use, peak = column(f"{r}_request"), column(f"{r}_use"), column(f"{r}_peak")
+        alloc = np.where(request > 0, request * steps, use)
+        over = np.flatnonzero((request > 0) & (peak > request))
+        if len(over):
+            keys = list(index)
+            batches = [[keys[i] for i in over[j : j + EXCESS_BATCH]] for j in range(0, len(over), EXCESS_BATCH)]
+            excess_results = await asyncio.gather(*(client.query(q.excess(resource, rng, _selector(b)), t) for b in batches))
+            excess = np.zeros(n)
+            for batch_result in excess_results:
+                for s in batch_result:
+                    i = index.get(tuple(s.labels.get(k, "") for k in KEY))
+                    if i is not None and math.isfinite(s.value):
+                        excess[i] = s.value
+            alloc = alloc + np.where((request > 0) & (peak > request), excess, 0.0)
+        values[f"{r}_alloc"] = alloc
+        values[f"{r}_req"] = request * steps
+        values[f"{r}_use"] = use
     first_ts = column("first", np.inf)
     last_ts = column("last", -np.inf) + resolution
 
