@@ -5,8 +5,9 @@ Distributed: five `cloudmart serve` processes on PostgreSQL, Redis and Kafka (al
 For each mode an open-loop load generator places orders at a fixed rate for --duration seconds
 (each order: POST /api/orders with the success test card), then waits for every order to reach a
 final state. A rate passes when every order was accepted, the achieved rate is within 5% of the
-target, p99 created→PAID (from the orders table) is under 2 s and no order is lost (not final
-30 s after the run). Rates are tried in increasing order; the highest passing one is reported.
+target, p99 created→PAID (from the orders table) is under 2 s and every order is final 30 s
+after the step (an unfinished order is a backlog the saga had not worked off yet, or a lost one).
+Rates are tried in increasing order; the highest passing one is reported.
 
     .venv/bin/python bench/saga_throughput.py --duration 60 --rates 20,40,60,80
     .venv/bin/python bench/saga_throughput.py --mode embedded --duration 20 --json
@@ -213,7 +214,7 @@ class StepResult:
     service_cpu_ms_per_order: float
     paid: int
     cancelled: int
-    lost: int
+    unfinished: int  # accepted but not PAID/CANCELLED 30 s after the step: a backlog, or lost
     passed: bool
 
 
@@ -286,11 +287,11 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
     latencies = [(r.paid_at - r.created_at).total_seconds() * 1000 for r in paid]
     achieved = len(ids) / elapsed if elapsed else 0.0
     p99 = pct(latencies, 0.99)
-    lost = len(ids) - len(final)
-    passed = errors == 0 and achieved >= 0.95 * rate and lost == 0 and p99 < P99_LIMIT_S * 1000
+    unfinished = len(ids) - len(final)
+    passed = errors == 0 and achieved >= 0.95 * rate and unfinished == 0 and p99 < P99_LIMIT_S * 1000
     return StepResult(
         stack.mode, rate, round(achieved, 1), len(ids), errors, round(statistics.median(create_ms), 1) if create_ms else float("nan"),
-        round(pct(latencies, 0.5), 1), round(p99, 1), round(cpu_per_order, 1), len(paid), len(final) - len(paid), lost, passed,
+        round(pct(latencies, 0.5), 1), round(p99, 1), round(cpu_per_order, 1), len(paid), len(final) - len(paid), unfinished, passed,
     )
 
 
@@ -310,7 +311,7 @@ async def bench_mode(mode: str, rates: list[float], duration: float, work: Path,
                     log(f"{mode:<12} target {rate:>6.1f}/s achieved {result.achieved_rate:>6.1f}/s "
                         f"create p50 {result.create_p50_ms:>6.1f} ms, created→PAID p50 {result.paid_p50_ms:>7.1f} ms "
                         f"p99 {result.paid_p99_ms:>7.1f} ms, service CPU {result.service_cpu_ms_per_order:>5.1f} ms/order, "
-                        f"lost {result.lost} errors {result.errors} -> {'pass' if result.passed else 'FAIL'}")
+                        f"unfinished {result.unfinished} errors {result.errors} -> {'pass' if result.passed else 'FAIL'}")
                     if not result.passed:
                         break
             finally:
@@ -356,7 +357,7 @@ def main() -> None:
     print()
     for mode, rate in summary.items():
         b = best(all_results[mode])
-        detail = f"(p99 created→PAID {b.paid_p99_ms:.0f} ms, 0 lost)" if b else "(no rate passed)"
+        detail = f"(p99 created→PAID {b.paid_p99_ms:.0f} ms, all final)" if b else "(no rate passed)"
         print(f"highest sustained rate, {mode:<11}: {rate:>6.1f} orders/s over {args.duration:.0f} s {detail}")
     if ratio is not None:
         print(f"ratio distributed/embedded: {ratio:.2f}")
