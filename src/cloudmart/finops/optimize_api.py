@@ -101,7 +101,10 @@ async def request_sizing(request: Request):
     recs = await asyncio.to_thread(rightsizing.recommend, history, sizing, _prices(st), filter_node=node,
                                    cluster=st.cluster)
     body = [r.to_json(st.cluster) for r in rightsizing.sort_recommendations(recs, sort_by, order)]
-    cache[key] = (time.monotonic(), body)
+    now = time.monotonic()
+    for stale in [k for k, (at, _) in cache.items() if now - at >= CACHE_SECONDS]:
+        del cache[stale]
+    cache[key] = (now, body)
     return body
 
 
