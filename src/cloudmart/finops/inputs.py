@@ -126,8 +126,8 @@ class InputQueries:
         # irate over 1.5 steps: two scrapes while running, a single one right after the end
         self.rate_range = f"{self.res + self.res // 2}s"
 
-    def running(self, selector: str = NOT_POD) -> str:
-        return f"(max_over_time(kube_pod_container_status_running{{{selector}}}[{self.inner}]) == 1)"
+    def running(self) -> str:
+        return f"(max_over_time(kube_pod_container_status_running{{{NOT_POD}}}[{self.inner}]) == 1)"
 
     def request_series(self, resource: str, selector: str = NOT_POD) -> str:
         unit = "core" if resource == "cpu" else "byte"
