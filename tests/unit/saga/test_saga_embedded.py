@@ -210,3 +210,25 @@ async def test_tokenization_keeps_only_brand_and_last4(mart):
     async with mart.ctx("payments").db.transaction() as s:
         row = (await s.execute(select(payment_methods))).one()
     assert SUCCESS_CARD not in " ".join(str(v) for v in row)
+
+
+async def test_cancel_before_payment_releases_the_reservation(tmp_path):
+    # Without payment-service the saga stops at RESERVED: the customer cancels while it waits.
+    async with running_mart(mart_settings(tmp_path), services=["users", "products", "orders", "notifications"]) as m:
+        shopper = await m.shopper()
+        shopper.methods[SUCCESS_CARD] = "pm_0123456789abcdef"
+        p = await m.product(400, stock=6)
+        order_id = (await m.order(shopper, [(p, 4)])).json()["id"]
+        order = await m.wait_final(shopper, order_id, states=("RESERVED",))
+        assert order["status"] == "RESERVED"
+        assert (await m.settled_stock(p, {"reserved": 4}))["available"] == 2
+        r = await m.client.post(f"/api/orders/{order_id}/cancel", headers=shopper.headers)
+        assert r.status_code == 200 and r.json()["reason"] == "cancelled by the customer"
+        want = {"product_id": p, "on_hand": 6, "reserved": 0, "available": 6}
+        assert await m.settled_stock(p, want) == want
+        for _ in range(200):  # the notification consumer is a separate group: it may lag a little
+            feed = (await m.client.get("/api/notifications", headers=shopper.headers)).json()
+            if feed["items"]:
+                break
+            await asyncio.sleep(0.05)
+        assert [n["kind"] for n in feed["items"]] == ["order_cancelled"]
