@@ -1,5 +1,5 @@
 """Cost metrics in OpenCost's names, for the analyzer's `/metrics`, so existing Grafana
-dashboards (and the CloudMart one in deploy/grafana/) work unchanged.
+dashboards (and the CloudMart one in deploy/components/monitoring/dashboards/) work unchanged.
 
 Computed at scrape time from the analyzer's Prometheus (the latest 5 minutes) and its price
 sheet: node prices per hour (`node_cpu_hourly_cost` per core, `node_ram_hourly_cost` per GiB,

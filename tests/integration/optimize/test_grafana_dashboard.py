@@ -16,7 +16,7 @@ from cloudmart.finops.api import create_app
 from fixtures.servers import free_port, wait_for_port
 
 pytestmark = pytest.mark.prometheus
-DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "grafana" / "cloudmart-cost-dashboard.json"
+DASHBOARD = Path(__file__).resolve().parents[3] / "deploy" / "components" / "monitoring" / "dashboards" / "cloudmart-cost-dashboard.json"
 
 
 @pytest.fixture
