@@ -14,7 +14,8 @@ from cloudmart.core.errors import Forbidden, Unauthorized
 from cloudmart.core.service import ServiceContext
 
 
-def get_ctx(request: Request) -> ServiceContext:
+async def get_ctx(request: Request) -> ServiceContext:
+    # async on purpose: FastAPI runs a sync dependency in the thread pool, a hop per request.
     return request.app.state.ctx
 
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, status
 from starlette.responses import Response
 
 from cloudmart.core.deps import AdminDep, CtxDep, SessionDep
 from cloudmart.core.errors import NotFound
-from cloudmart.core.service import ServiceContext
 from cloudmart.services.products import service
 from cloudmart.services.products.reads import catalog
 from cloudmart.services.products.schemas import (
@@ -38,15 +37,6 @@ ProductId = Annotated[int, Path(ge=1, le=2**31 - 1, description="product id")]
 CategoryId = Annotated[int, Path(ge=1, le=2**31 - 1, description="category id")]
 
 
-async def _read_ctx(request: Request) -> ServiceContext:
-    return request.app.state.ctx
-
-
-# The cached read routes take the context through this async dependency: a sync one (like
-# core.deps.get_ctx) runs in the thread pool, a hop that halved the cached-read throughput.
-ReadCtx = Annotated[ServiceContext, Depends(_read_ctx)]
-
-
 def _json(body: bytes) -> Response:
     return Response(body, media_type="application/json")
 
@@ -55,7 +45,7 @@ def _json(body: bytes) -> Response:
 
 
 @router.get("/categories", response_model=list[CategoryOut], summary="All categories")
-async def list_categories(ctx: ReadCtx) -> Response:
+async def list_categories(ctx: CtxDep) -> Response:
     return _json(await catalog(ctx).categories_json())
 
 
@@ -92,7 +82,7 @@ async def delete_category(category_id: CategoryId, ctx: CtxDep, _: AdminDep) -> 
 
 
 @router.get("", response_model=ProductPage, summary="Search, filter and page the catalog")
-async def list_products(params: Annotated[ProductQuery, Query()], ctx: ReadCtx) -> Response:
+async def list_products(params: Annotated[ProductQuery, Query()], ctx: CtxDep) -> Response:
     return _json(await catalog(ctx).page_json(params))
 
 
@@ -106,7 +96,7 @@ async def quote_prices(body: QuoteRequest, session: SessionDep) -> QuoteResponse
 
 
 @router.get("/{product_id}", response_model=ProductOut, summary="One product (cached)")
-async def get_product(product_id: ProductId, ctx: ReadCtx) -> Response:
+async def get_product(product_id: ProductId, ctx: CtxDep) -> Response:
     return _json(await catalog(ctx).product_json(product_id))
 
 
