@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from cloudmart.core.db import Database
 from cloudmart.services.notifications.models import notifications
 from cloudmart.services.orders.models import orders, outbox
 from cloudmart.services.payments.models import payments, provider_ledger
@@ -158,25 +159,23 @@ async def test_payment_consumer_killed_mid_batch(own_kafka, postgres_url, tmp_pa
                         shopper.methods[card] = r.json()["id"]
                     shoppers.append(shopper)
             products = [await mart.product(500, stock=1000) for _ in range(3)]
-            await _place(mart, shoppers, products, 120)
-
-            from cloudmart.core.db import Database
-
             payments_db = Database(settings.postgres_url(), "payments")
 
             class _PaymentsCtx:
                 db = payments_db
 
+            placing = asyncio.create_task(_place(mart, shoppers, products, 120))
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 60
-            while True:  # kill it while it is working through the backlog
+            while True:  # kill it while it is working: orders are still being placed and charged
                 charged = (await _rows(_PaymentsCtx, select(func.count()).select_from(payments)))[0][0]
-                if charged >= 15 or loop.time() > deadline:
+                if charged >= 10 or loop.time() > deadline:
                     break
-                await asyncio.sleep(0.02)
+                await asyncio.sleep(0.01)
             assert 0 < charged < 120, f"wanted to kill mid-way, {charged} payments done"
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
+            await placing
             proc = await asyncio.to_thread(start_payments)
             states = await _all_final(mart, 120, timeout=120)
             assert Counter(states.values()) == {"PAID": 108, "CANCELLED": 12}
