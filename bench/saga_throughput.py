@@ -212,23 +212,37 @@ class StepResult:
     paid_p50_ms: float
     paid_p99_ms: float
     service_cpu_ms_per_order: float
+    cpu_ms_per_order_by_process: dict[str, float]
+    db_transactions_per_order: float  # PostgreSQL commits + rollbacks (distributed mode only)
     paid: int
     cancelled: int
     unfinished: int  # accepted but not PAID/CANCELLED 30 s after the step: a backlog, or lost
     passed: bool
 
 
-def cpu_seconds(procs: list[subprocess.Popen]) -> float:
-    """User + system CPU time of the service processes so far (Linux /proc)."""
+def cpu_by_process(procs: list[subprocess.Popen]) -> list[float]:
+    """User + system CPU seconds of each service process so far (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    out = []
     for proc in procs:
         try:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
+            out.append(0.0)
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+        out.append((int(fields[11]) + int(fields[12])) / tick)  # utime, stime
+    return out
+
+
+async def db_transactions(stack: Stack, db: Database) -> int:
+    """Transactions PostgreSQL has finished so far (all databases); 0 on SQLite."""
+    if stack.mode != "distributed":
+        return 0
+    from sqlalchemy import text
+
+    async with db.transaction() as s:
+        await s.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return int((await s.execute(text("SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database"))).scalar_one())
 
 
 def pct(values: list[float], q: float) -> float:
@@ -262,7 +276,8 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
         create_ms.append((time.perf_counter() - started) * 1000)
         ids.append(r.json()["id"])
 
-    cpu0 = cpu_seconds(stack.procs)
+    cpu0 = cpu_by_process(stack.procs)
+    tx0 = await db_transactions(stack, db)
     t0 = time.perf_counter()
     tasks = []
     for i in range(n):
@@ -282,7 +297,12 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
         if len(final) == len(ids) or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.5)
-    cpu_per_order = (cpu_seconds(stack.procs) - cpu0) * 1000 / max(len(ids), 1)
+    per_order = max(len(ids), 1)
+    cpu_each = [(after - before) * 1000 / per_order for before, after in zip(cpu0, cpu_by_process(stack.procs), strict=True)]
+    await asyncio.sleep(1.0)  # PostgreSQL flushes its statistics at most once a second
+    cpu_per_order = sum(cpu_each)
+    names = SERVICES if stack.mode == "distributed" else ("embedded",)
+    tx_per_order = (await db_transactions(stack, db) - tx0) / per_order
     paid = [r for r in rows if r.status == "PAID"]
     latencies = [(r.paid_at - r.created_at).total_seconds() * 1000 for r in paid]
     achieved = len(ids) / elapsed if elapsed else 0.0
@@ -291,7 +311,8 @@ async def run_step(stack: Stack, client: httpx.AsyncClient, db: Database, rate: 
     passed = errors == 0 and achieved >= 0.95 * rate and unfinished == 0 and p99 < P99_LIMIT_S * 1000
     return StepResult(
         stack.mode, rate, round(achieved, 1), len(ids), errors, round(statistics.median(create_ms), 1) if create_ms else float("nan"),
-        round(pct(latencies, 0.5), 1), round(p99, 1), round(cpu_per_order, 1), len(paid), len(final) - len(paid), unfinished, passed,
+        round(pct(latencies, 0.5), 1), round(p99, 1), round(cpu_per_order, 1),
+        {n: round(c, 1) for n, c in zip(names, cpu_each, strict=True)}, round(tx_per_order, 1), len(paid), len(final) - len(paid), unfinished, passed,
     )
 
 
@@ -311,7 +332,9 @@ async def bench_mode(mode: str, rates: list[float], duration: float, work: Path,
                     log(f"{mode:<12} target {rate:>6.1f}/s achieved {result.achieved_rate:>6.1f}/s "
                         f"create p50 {result.create_p50_ms:>6.1f} ms, created→PAID p50 {result.paid_p50_ms:>7.1f} ms "
                         f"p99 {result.paid_p99_ms:>7.1f} ms, service CPU {result.service_cpu_ms_per_order:>5.1f} ms/order, "
+                        f"PG tx {result.db_transactions_per_order:>4.1f}/order, "
                         f"unfinished {result.unfinished} errors {result.errors} -> {'pass' if result.passed else 'FAIL'}")
+                    log("    CPU ms/order by process: " + ", ".join(f"{k} {v}" for k, v in result.cpu_ms_per_order_by_process.items()))
                     if not result.passed:
                         break
             finally:
