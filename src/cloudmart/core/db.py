@@ -35,7 +35,10 @@ class Database:
         self.url = url
         self.schema = schema
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict = {"echo": echo, "pool_pre_ping": True}
+        # No pool_pre_ping: it costs a round trip on every checkout, i.e. every transaction. A
+        # connection the server dropped fails its first statement instead; SQLAlchemy then
+        # invalidates the whole pool, the API answers 503 and consumers retry (transient).
+        kwargs: dict = {"echo": echo}
         if self.is_sqlite:
             kwargs = {"echo": echo, "connect_args": {"timeout": 30}}
         else:

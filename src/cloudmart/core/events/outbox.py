@@ -93,7 +93,7 @@ class Relay:
         bus: EventBus,
         *,
         batch_size: int = 200,
-        idle_interval: float = 0.25,
+        idle_interval: float = 1.0,
         max_backoff: float = 5.0,
     ) -> None:
         table = outbox_table(ctx)
@@ -165,5 +165,7 @@ class Relay:
                 backoff = min(backoff * 2, self.max_backoff)
                 continue
             if published < self.batch_size:
+                # Local commits wake the relay at once; the poll only picks up rows another
+                # replica left behind, so it need not be frequent (each pass is a transaction).
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.idle_interval)
