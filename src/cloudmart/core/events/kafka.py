@@ -4,7 +4,8 @@ Producer: `acks=all`; `publish_many` returns when the broker has acknowledged ev
 message (or raises, and the outbox keeps the rows for the next try). Consumers: one
 AIOKafkaConsumer per group, auto-commit off; a fetched batch is applied partition by partition
 (partitions in parallel, messages of one partition in order) and its offsets are committed only
-after every handler returned, i.e. after the effects are committed to the database. A crash
+after every handler returned, i.e. after the effects are committed to the database (offsets of
+consecutive batches are committed together, at most every `commit_interval`). A crash
 before the commit means redelivery, which the idempotent consumer turns into a no-op.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 
 import structlog
@@ -65,28 +67,41 @@ class _Subscription:
         for record in records:
             await self.handler(Message(record.topic, (record.key or b"").decode(), record.value))
 
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict) -> None:
+        try:
+            await consumer.commit(offsets)
+        except KafkaError as exc:
+            # The effects are durable and idempotent: a redelivered batch is a no-op.
+            log.warning("offset commit failed; batch may be redelivered", group=self.group, error=repr(exc))
+
     async def _run(self) -> None:
         self.consumer = consumer = await self._connect()
+        # Offsets of applied batches, committed together at most every `commit_interval` (and
+        # whenever the consumer is idle or stops): each commit is a broker round trip, and a
+        # crash before it only means redelivery of events whose effects are already durable.
+        pending: dict = {}
+        last_commit = time.monotonic()
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.bus.max_batch)
-                if not batch:
-                    continue
-                try:
-                    await asyncio.gather(*(self._apply_partition(records) for records in batch.values()))
-                except Exception as exc:  # handlers retry themselves; this only guards the loop
-                    log.error("batch failed; fetching it again", group=self.group, error=repr(exc))
-                    for tp, records in batch.items():
-                        consumer.seek(tp, records[0].offset)
-                    await asyncio.sleep(1.0)
-                    continue
-                offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-                try:
-                    await consumer.commit(offsets)
-                except KafkaError as exc:
-                    # The effects are durable and idempotent: a redelivered batch is a no-op.
-                    log.warning("offset commit failed; batch may be redelivered", group=self.group, error=repr(exc))
+                if batch:
+                    try:
+                        await asyncio.gather(*(self._apply_partition(records) for records in batch.values()))
+                    except Exception as exc:  # handlers retry themselves; this only guards the loop
+                        log.error("batch failed; fetching it again", group=self.group, error=repr(exc))
+                        for tp, records in batch.items():
+                            consumer.seek(tp, records[0].offset)
+                        await asyncio.sleep(1.0)
+                        continue
+                    pending.update({tp: records[-1].offset + 1 for tp, records in batch.items()})
+                if pending and (not batch or time.monotonic() - last_commit >= self.bus.commit_interval):
+                    offsets, pending = pending, {}
+                    await self._commit(consumer, offsets)
+                    last_commit = time.monotonic()
         finally:
+            if pending:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._commit(consumer, pending), 5.0)
             with contextlib.suppress(Exception):
                 await consumer.stop()
 
@@ -107,12 +122,14 @@ class KafkaBus:
         topics: Sequence[str] = (),
         partitions: int = 6,
         max_batch: int = 200,
+        commit_interval: float = 0.25,
     ) -> None:
         self.bootstrap = bootstrap if isinstance(bootstrap, str) else ",".join(bootstrap)
         self.client_id = client_id
         self.topics = list(topics)
         self.partitions = partitions
         self.max_batch = max_batch
+        self.commit_interval = commit_interval
         self.producer: AIOKafkaProducer | None = None
         self.subscriptions: list[_Subscription] = []
         self.running = False

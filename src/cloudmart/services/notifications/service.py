@@ -9,6 +9,8 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloudmart.core.auth import Principal
@@ -58,17 +60,17 @@ async def notify(event: CloudEvent, session: AsyncSession, ctx: ServiceContext) 
     if rendered is None or not user_id:
         return
     kind, title, body = rendered
-    exists = await session.execute(
-        select(notifications.c.id).where(notifications.c.order_id == event.subject, notifications.c.kind == kind)
-    )
-    if exists.first() is not None:
-        return
+    # One statement: (order_id, kind) is unique, so a second event of the same kind inserts nothing.
+    insert_ = pg_insert if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite_insert
     result = await session.execute(
-        insert(notifications)
+        insert_(notifications)
         .values(user_id=user_id, order_id=event.subject, kind=kind, title=title, body=body, created_at=now())
+        .on_conflict_do_nothing(index_elements=["order_id", "kind"])
         .returning(notifications.c.id)
     )
-    notification_id = result.scalar_one()
+    notification_id = result.scalar_one_or_none()
+    if notification_id is None:
+        return
     email = event.data.get("email")
     if email and ctx.extras.get(CHANNEL_KEY) is not None:
         await session.execute(
