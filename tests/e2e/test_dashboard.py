@@ -120,6 +120,7 @@ def test_dashboard_shows_the_apis_figures(analyzer, tmp_path):
               prediction: q('[data-testid^="pred-"]'),
               trendBars: document.querySelectorAll('#trend rect').length,
               workloads: document.querySelectorAll('#workloads tbody tr').length,
+              workloadCosts: q('[data-testid^="workload-cost-"]'),
             };
         })()""")
         height = browser.evaluate("document.documentElement.scrollHeight")
@@ -140,6 +141,12 @@ def test_dashboard_shows_the_apis_figures(analyzer, tmp_path):
         assert dollars(shown["namespaces"][f"ns-cost-{name}"]) == pytest.approx(alloc["totalCost"], abs=0.006)
     assert dollars(shown["total"]) == pytest.approx(sum(a["totalCost"] for a in ns.values()), abs=0.006)
     assert "cloudmart" in ns and shown["trendBars"] > 0 and shown["workloads"] == 10
+    workloads = api.get("/model/allocation", params={"window": "2d", "aggregate": "namespace,controller",
+                                                     "accumulate": "true", "idle": "false"}).json()["data"][0]
+    top = sorted((a for k, a in workloads.items() if not k.startswith("__")), key=lambda a: -a["totalCost"])[:10]
+    assert set(shown["workloadCosts"]) == {f"workload-cost-{a['name']}" for a in top}
+    for a in top:
+        assert dollars(shown["workloadCosts"][f"workload-cost-{a['name']}"]) == pytest.approx(a["totalCost"], abs=0.006)
 
     recs = api.get("/model/savings/requestSizingV2", params={"window": "2d"}).json()
     assert dollars(shown["savings"]) == pytest.approx(sum(max(0, r["monthlySavings"]["total"]) for r in recs), abs=0.006)

@@ -102,8 +102,9 @@ function renderTrend(allSets) {
 function renderWorkloads(set) {
   const rows = Object.values(set).filter((a) => !a.name.startsWith("__"))
     .sort((a, b) => b.totalCost - a.totalCost).slice(0, 10);
+  // keys are "<namespace>/<kind>:<name>": one row per workload, not per name across namespaces
   fill("workloads", rows.map((a) => el("tr", {},
-    el("td", {}, a.name), el("td", {}, (a.properties || {}).namespace || ""),
+    el("td", {}, a.name.slice(a.name.indexOf("/") + 1)), el("td", {}, a.name.slice(0, a.name.indexOf("/"))),
     num(money(a.totalCost), `workload-cost-${a.name}`), num(pct(a.cpuEfficiency)), num(pct(a.ramEfficiency)))));
 }
 
@@ -154,7 +155,7 @@ async function load() {
   const [ns, trend, ctrl, recs, pred] = await Promise.all([
     guard("allocation", getJSON(`/model/allocation?window=${win}&aggregate=namespace&accumulate=true`)),
     guard("trend", getJSON(`/model/allocation?window=7d&aggregate=namespace&step=1d`)),
-    guard("workloads", getJSON(`/model/allocation?window=${win}&aggregate=controller&accumulate=true&idle=false`)),
+    guard("workloads", getJSON(`/model/allocation?window=${win}&aggregate=namespace,controller&accumulate=true&idle=false`)),
     guard("right-sizing", getJSON(`/model/savings/requestSizingV2?window=${win}`)),
     guard("prediction", getJSON(`/model/prediction/overlay`)),
   ]);
