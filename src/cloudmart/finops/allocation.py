@@ -198,6 +198,11 @@ def _filter_fields(node: Node | None) -> set[str]:
     return set().union(*(_filter_fields(p) for p in node.parts))
 
 
+def needs_services(q: AllocationQuery) -> bool:
+    """Whether the query needs the pod → Services join (kept off the common path)."""
+    return "service" in q.aggregate or "services" in _filter_fields(q.filter)
+
+
 class Engine:
     def __init__(self, pricing: PriceSheet, cluster: str = "cluster-one"):
         self.pricing = pricing
@@ -233,6 +238,9 @@ class Engine:
                 props["namespaceLabels"] = ns_labels
                 props["labels"] = labels
                 props["annotations"] = meta.pod_annotations.get(pk, empty)
+                services = meta.pod_services.get(pk)
+                if services:
+                    props["services"] = list(services)
                 out.append(props)
         finally:
             if gc_was_enabled:
@@ -251,7 +259,8 @@ class Engine:
             elif a.startswith("annotation:"):
                 v = props["annotations"].get(sanitize_key(a[11:]))
             elif a == "service":
-                v = None  # no service-to-pod mapping among the inputs
+                # a pod backing several Services is charged to the first one, as OpenCost does
+                v = props["services"][0] if props.get("services") else None
             else:
                 v = props.get(a)
             parts.append(v if v else UNALLOCATED)
@@ -464,7 +473,8 @@ async def compute_sets(
     """
     windows = window.split(step) if step else [window]
     t0 = time.perf_counter()
-    fetched = await asyncio.gather(*(fetch(client, w.start, w.end, resolution) for w in windows))
+    services = needs_services(q)
+    fetched = await asyncio.gather(*(fetch(client, w.start, w.end, resolution, services=services) for w in windows))
     t1 = time.perf_counter()
     sets = [(w, engine.compute(inputs, q, w)) for w, inputs in zip(windows, fetched)]
     if accumulate_sets and len(sets) > 1:

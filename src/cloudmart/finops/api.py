@@ -15,9 +15,9 @@ Prometheus (`prometheus`) and the engine's own work (`engine`, incl. JSON render
 Routes: `GET /model/allocation` (Kubecost; idle included by default), `GET /allocation/compute`
 (OpenCost's name; `includeIdle` defaults to false), `GET /healthz`, plus everything in
 `cloudmart.finops.optimize_api.router`. Bad parameters → 400 problem+json naming the parameter;
-Prometheus failures → 503 naming the Prometheus and what failed. `aggregate=service` is
-accepted but every allocation lands in `__unallocated__`: none of the standard inputs maps
-services to pods.
+Prometheus failures → 503 naming the Prometheus and what failed. `aggregate=service` and
+the `services` filter map pods to Services through kube-state-metrics' endpoint addresses
+(see `cloudmart.finops.inputs`).
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ wire, whatever the window's length:
   usage without a request counts in full.
 
 cAdvisor series carry no `node` label: containers are joined to nodes via `kube_pod_info`.
+Pods are mapped to Services (only when asked: `aggregate=service` or a `services` filter) by
+joining kube-state-metrics' `kube_endpoint_address{namespace, endpoint, ip}` (KSM >= 2.6; the
+endpoint is named after its Service) with `kube_pod_info{namespace, pod, pod_ip}` on
+(namespace, ip), ready and not-ready addresses alike, as a selector matches both.
 Windows longer than `chunk` seconds are split and summed (bounding Prometheus' memory).
 """
 
@@ -46,6 +50,7 @@ class Meta:
     node_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     node_cpu_price: dict[str, float] = field(default_factory=dict)
     node_ram_price: dict[str, float] = field(default_factory=dict)
+    pod_services: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
     def update(self, other: "Meta") -> None:
         for name in self.__dataclass_fields__:
@@ -193,6 +198,28 @@ class InputQueries:
         }
 
 
+def service_query(rng: str) -> str:
+    """One series per (namespace, endpoint, ip) seen during the range."""
+    return f"max by (namespace, endpoint, ip) (last_over_time(kube_endpoint_address[{rng}]))"
+
+
+def services_by_pod(
+    pod_ips: dict[tuple[str, str], str], endpoints: list[tuple[str, str, str]]
+) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Join (namespace, pod) → pod IP with (namespace, endpoint, ip) addresses: the Services each
+    pod backs, sorted by name (aggregation keys on the first, as OpenCost does)."""
+    by_ip: dict[tuple[str, str], set[str]] = {}
+    for ns, endpoint, ip in endpoints:
+        if endpoint and ip:
+            by_ip.setdefault((ns, ip), set()).add(endpoint)
+    out = {}
+    for (ns, pod), ip in pod_ips.items():
+        names = by_ip.get((ns, ip))
+        if names:
+            out[(ns, pod)] = tuple(sorted(names))
+    return out
+
+
 def steps_in(start: float, end: float, res: float) -> tuple[float, float] | None:
     """First and last step timestamps (multiples of `res`) in [start, end), or None."""
     first = math.ceil(start / res) * res
@@ -210,7 +237,9 @@ def _selector(keys: list[tuple[str, str, str]]) -> str:
     return f'namespace=~"{alternation({k[0] for k in keys})}", pod=~"{alternation({k[1] for k in keys})}", {NOT_POD}'
 
 
-async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolution: float) -> Inputs:
+async def fetch_chunk(
+    client: PrometheusClient, start: float, end: float, resolution: float, services: bool = False
+) -> Inputs:
     span = steps_in(start, end, resolution)
     if span is None:
         return Inputs.empty(start, end, resolution)
@@ -218,6 +247,8 @@ async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolu
     rng = f"{int(t - first + resolution - 1)}s"
     q = InputQueries(resolution)
     cq, nq, mq = q.container_queries(rng), q.node_queries(rng), q.meta_queries(rng)
+    if services:
+        mq["endpoints"] = service_query(rng)
     names = list(cq) + [f"node:{k}" for k in nq] + [f"meta:{k}" for k in mq]
     exprs = list(cq.values()) + list(nq.values()) + list(mq.values())
     results = dict(zip(names, await asyncio.gather(*(client.query(e, t) for e in exprs))))
@@ -274,6 +305,14 @@ async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolu
     for s in results["meta:pod_info"]:
         if s.labels.get("node"):
             meta.pod_node[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = s.labels["node"]
+    if services:
+        pod_ips = {
+            (s.labels.get("namespace", ""), s.labels.get("pod", "")): s.labels["pod_ip"]
+            for s in results["meta:pod_info"]
+            if s.labels.get("pod_ip")
+        }
+        endpoints = [(s.labels.get("namespace", ""), s.labels.get("endpoint", ""), s.labels.get("ip", "")) for s in results["meta:endpoints"]]
+        meta.pod_services = services_by_pod(pod_ips, endpoints)
     for s in results["meta:pod_labels"]:
         meta.pod_labels[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = _labels(s)
     for s in results["meta:pod_annotations"]:
@@ -300,9 +339,15 @@ async def fetch_chunk(client: PrometheusClient, start: float, end: float, resolu
 
 
 async def fetch(
-    client: PrometheusClient, start: float, end: float, resolution: float = 60.0, chunk: float = DEFAULT_CHUNK
+    client: PrometheusClient,
+    start: float,
+    end: float,
+    resolution: float = 60.0,
+    chunk: float = DEFAULT_CHUNK,
+    services: bool = False,
 ) -> Inputs:
-    """All inputs for [start, end), fetched in chunks of at most `chunk` seconds and summed."""
+    """All inputs for [start, end), fetched in chunks of at most `chunk` seconds and summed;
+    `services` adds the pod → Services join (one more query per chunk)."""
     bounds = []
     t = start
     while t < end:
@@ -310,5 +355,5 @@ async def fetch(
         t += chunk
     if not bounds:
         return Inputs.empty(start, end, resolution)
-    parts = await asyncio.gather(*(fetch_chunk(client, a, b, resolution) for a, b in bounds))
+    parts = await asyncio.gather(*(fetch_chunk(client, a, b, resolution, services) for a, b in bounds))
     return Inputs.merge(list(parts))

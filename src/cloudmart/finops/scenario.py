@@ -10,8 +10,13 @@ rollouts (one ReplicaSet per deployment per day), pending minutes before contain
 for kube-system, and per-node price metrics on one worker.
 
 It writes `metrics.om` (kube-state-metrics + cAdvisor + HPA series, scraped every 60 s) and
-`truth.json`: the allocation per namespace, controller and pod, `__idle__` and the total,
-computed from the simulation's own per-minute truth — never from the engine.
+`truth.json`: the allocation per namespace, controller, pod and Service, `__idle__` and the
+total, computed from the simulation's own per-minute truth — never from the engine.
+
+Services are exported the way kube-state-metrics does: `kube_endpoint_address{namespace,
+endpoint, ip, ready}` per backing pod IP (not ready while the pod is pending), with the pod's
+IP in `kube_pod_info{pod_ip}`; IPs are unique over the scenario. The production database backs
+two Services (`database`, `database-headless`): its cost goes to the first by name.
 """
 
 from __future__ import annotations
@@ -40,6 +45,21 @@ NAMESPACE_LABELS = {
     "kubecost": {"kubernetes_io_metadata_name": "kubecost"},
     "kube-system": {"kubernetes_io_metadata_name": "kube-system"},
 }
+# The Services each workload's pods back (namespace, workload) → Service names.
+SERVICES = {
+    ("cloudmart", "user-service"): ("user-service",),
+    ("cloudmart", "product-service"): ("product-service",),
+    ("cloudmart", "order-service"): ("order-service",),
+    ("production", "frontend"): ("frontend",),
+    ("production", "backend"): ("backend",),
+    ("production", "database"): ("database", "database-headless"),
+    ("staging", "frontend"): ("frontend",),
+    ("staging", "backend"): ("backend",),
+    ("development", "frontend"): ("frontend",),
+    ("kubecost", "kubecost-cost-analyzer"): ("kubecost-cost-analyzer",),
+    ("kube-system", "coredns"): ("kube-dns",),
+}
+SERVICE_PORT = "8080"
 # Per-node price metrics on this worker (the others use the default sheet).
 PRICED_NODE = "lab-cluster-worker2"
 PRICED_NODE_CPU = 0.042
@@ -232,6 +252,7 @@ FAMILIES = [
     ("kube_pod_info", "gauge"),
     ("kube_pod_labels", "gauge"),
     ("kube_pod_owner", "gauge"),
+    ("kube_endpoint_address", "gauge"),
     ("kube_pod_container_status_running", "gauge"),
     ("kube_pod_container_resource_requests", "gauge"),
     ("container_cpu_usage_seconds", "counter"),
@@ -378,12 +399,19 @@ def generate_scenario(
     # per-container truth: (namespace, controller key, pod) → sums over the whole scenario and per day
     n_days = math.ceil(minutes / MINUTES_PER_DAY)
     cuts = [(0, minutes)] + [(d * MINUTES_PER_DAY, min(minutes, (d + 1) * MINUTES_PER_DAY)) for d in range(n_days)] if n_days > 1 else [(0, minutes)]
-    rows: list[tuple[str, str, str, str, list[dict]]] = []
-    for p in pod_list:
+    rows: list[tuple[str, str, str, str, str, list[dict]]] = []
+    for pi, p in enumerate(pod_list):
         wl = p.workload
         ns = wl.namespace
         pk = {"namespace": ns, "pod": p.name, "uid": p.uid}
-        w.constant("kube_pod_info", {**pk, "node": p.node, "host_ip": f"172.18.0.{nodes.index(p.node) + 2}", "created_by_kind": p.owner_kind or "<none>", "created_by_name": p.owner_name or "<none>"}, p.created, p.end)
+        pod_ip = _pod_ip(pi)
+        services = sorted(SERVICES.get((ns, wl.name), ())) if wl.kind in ("Deployment", "StatefulSet") else []
+        for svc in services:
+            ep = {"namespace": ns, "endpoint": svc, "port_protocol": "TCP", "port_number": SERVICE_PORT, "port_name": "http", "ip": pod_ip}
+            w.constant("kube_endpoint_address", {**ep, "ready": "false"}, p.created, p.start)
+            w.constant("kube_endpoint_address", {**ep, "ready": "true"}, p.start, p.end)
+        svc_key = services[0] if services else "__unallocated__"
+        w.constant("kube_pod_info", {**pk, "node": p.node, "host_ip": f"172.18.0.{nodes.index(p.node) + 2}", "pod_ip": pod_ip, "created_by_kind": p.owner_kind or "<none>", "created_by_name": p.owner_name or "<none>"}, p.created, p.end)
         w.constant("kube_pod_labels", {**pk, **{f"label_{_sanitize(k)}": v for k, v in wl.labels.items()}}, p.created, p.end)
         w.constant("kube_pod_owner", {**pk, "owner_kind": p.owner_kind or "<none>", "owner_name": p.owner_name or "<none>", "owner_is_controller": "true" if p.owner_kind else "false"}, p.created, p.end)
         owner = (p.owner_kind, p.owner_name)
@@ -429,7 +457,7 @@ def generate_scenario(
                         "cpuCost": cpu_alloc / 60.0 * pc, "ramCost": ram_alloc / 60.0 / GIB * pr,
                     }
                 )
-            rows.append((ns, ctrl, p.name, p.node, per_cut))
+            rows.append((ns, ctrl, p.name, svc_key, p.node, per_cut))
         # the pod-level cgroup and the pause container: must be ignored by the engine
         cad = {"namespace": ns, "pod": p.name, "id": f"/kubepods/pod{p.uid}", "instance": f"172.18.0.{nodes.index(p.node) + 2}:10250"}
         w.series("container_cpu_usage_seconds", "container_cpu_usage_seconds_total", {**cad, "container": ""}, p.start, np.cumsum(pod_cpu * SCRAPE))
@@ -453,14 +481,14 @@ def generate_scenario(
 
     windows = []
     for ci, (a, b) in enumerate(cuts):
-        groups: dict[str, dict[str, dict]] = {"namespace": {}, "controller": {}, "pod": {}}
+        groups: dict[str, dict[str, dict]] = {"namespace": {}, "controller": {}, "pod": {}, "service": {}}
         total = None
         node_cost: dict[str, float] = {}
-        for ns, ctrl, pod, node, per_cut in rows:
+        for ns, ctrl, pod, svc, node, per_cut in rows:
             d = per_cut[ci]
             if d is None:
                 continue
-            for agg, name in (("namespace", ns), ("controller", ctrl), ("pod", pod)):
+            for agg, name in (("namespace", ns), ("controller", ctrl), ("pod", pod), ("service", svc)):
                 g = groups[agg].get(name)
                 groups[agg][name] = _merge(g, d)
             total = _merge(total, d)
@@ -510,6 +538,11 @@ def _merge(g: dict | None, d: dict) -> dict:
         g["first"], g["last"] = min(g["first"], d["first"]), max(g["last"], d["last"])
     g["minutes"] = float(g["last"] - g["first"])
     return g
+
+
+def _pod_ip(i: int) -> str:
+    """A unique pod IP per pod of the scenario (10.244.0.0/16 onwards, like kind's pod CIDR)."""
+    return f"10.{244 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
 
 
 def _iso(ts: float) -> str:

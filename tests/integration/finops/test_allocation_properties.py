@@ -48,7 +48,7 @@ async def get(api, **params) -> dict:
 async def test_every_aggregation_sums_to_the_same_total(api, window, lab_prometheus):
     truth = lab_prometheus.truth["windows"][0]
     expected = truth["total"]["totalCost"] + truth["__idle__"]["totalCost"]
-    for aggregate in ["namespace", "controller", "pod", "node", "cluster", "container", "label:app", "namespace,controllerKind", None]:
+    for aggregate in ["namespace", "controller", "pod", "node", "cluster", "container", "label:app", "namespace,controllerKind", "service", None]:
         params = {"window": window} | ({"aggregate": aggregate} if aggregate else {})
         data = await get(api, **params)
         assert close(total(data), expected, 1e-4), (aggregate, total(data), expected)
@@ -65,7 +65,7 @@ async def test_default_key_and_unallocated(api, window):
 
 async def test_filter_results_are_subsets(api, window):
     full = await get(api, window=window, aggregate="pod")
-    for flt in ['namespace:"cloudmart"', "namespace:cloudmart|namespace:staging", 'namespace!:"kube-system"', 'label[app]:"frontend"', 'controllerKind:"deployment"+namespace~:"prod"', 'pod<~:"user-service"']:
+    for flt in ['namespace:"cloudmart"', "namespace:cloudmart|namespace:staging", 'namespace!:"kube-system"', 'label[app]:"frontend"', 'controllerKind:"deployment"+namespace~:"prod"', 'pod<~:"user-service"', 'services:"user-service"', 'services:"frontend"+namespace:"staging"']:
         part = await get(api, window=window, aggregate="pod", filter=flt)
         assert part, flt
         assert set(part) <= set(full) - {"__idle__"}, flt

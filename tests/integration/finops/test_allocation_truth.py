@@ -43,7 +43,7 @@ def assert_matches(got: dict, expected: dict, fields=FIELDS):
     assert not bad, bad[:10]
 
 
-@pytest.mark.parametrize("aggregate", ["namespace", "controller", "pod"])
+@pytest.mark.parametrize("aggregate", ["namespace", "controller", "pod", "service"])
 async def test_whole_window_equals_truth(api, lab_prometheus, aggregate):
     w = lab_prometheus.truth["windows"][0]
     data = await allocation(api, window=w["window"], aggregate=aggregate)
@@ -104,3 +104,24 @@ async def test_opencost_compute_endpoint_excludes_idle_by_default(api, lab_prome
     assert "__idle__" not in r.json()["data"][0]
     r = await api.get("/allocation/compute", params={"window": w["window"], "aggregate": "namespace", "includeIdle": "true"})
     assert "__idle__" in r.json()["data"][0]
+
+
+async def test_service_aggregation_and_filter(api, lab_prometheus):
+    """Pods reach Services through kube_endpoint_address ⋈ kube_pod_info on (namespace, ip)."""
+    w = lab_prometheus.truth["windows"][0]
+    assert {"user-service", "product-service", "order-service", "database", "__unallocated__"} <= set(w["service"])
+    data = (await allocation(api, window=w["window"], aggregate="service"))[0]
+    # the database backs `database` and `database-headless`: charged to the first only
+    assert data["database"]["properties"]["services"] == ["database", "database-headless"]
+    assert "database-headless" not in data
+    assert data["user-service"]["properties"]["services"] == ["user-service"]
+    user = (await allocation(api, window=w["window"], aggregate="pod", filter='services:"user-service"'))[0]
+    pods = (await allocation(api, window=w["window"], aggregate="pod"))[0]
+    assert user and set(user) < set(pods) - {"__idle__"}
+    assert all(name.startswith("user-service-") for name in user)
+    assert {p for p in w["pod"] if p.startswith("user-service-")} == set(user)
+    for name, a in user.items():
+        assert a["totalCost"] == pods[name]["totalCost"]
+    assert close(sum(a["totalCost"] for a in user.values()), w["service"]["user-service"]["totalCost"])
+    v1 = (await allocation(api, window=w["window"], aggregate="pod", filterServices="user-service"))[0]
+    assert v1 == user
