@@ -13,6 +13,7 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,6 +96,7 @@ class Relay:
         batch_size: int = 200,
         idle_interval: float = 1.0,
         max_backoff: float = 5.0,
+        coalesce: float = 0.01,
     ) -> None:
         table = outbox_table(ctx)
         if table is None:
@@ -105,6 +107,7 @@ class Relay:
         self.batch_size = batch_size
         self.idle_interval = idle_interval
         self.max_backoff = max_backoff
+        self.coalesce = coalesce
         self.wake: asyncio.Event = ctx.extras.setdefault(WAKE_KEY, asyncio.Event())
         self.task: asyncio.Task[None] | None = None
         self.published = 0
@@ -130,7 +133,8 @@ class Relay:
             rows = (await session.execute(query)).all()
             if not rows:
                 return 0
-            messages = [Message(r.topic, r.key, CloudEvent.model_validate(r.payload).to_bytes()) for r in rows]
+            # The payload is the CloudEvent as `emit` dumped it: serialize it as it is.
+            messages = [Message(r.topic, r.key, orjson.dumps(r.payload)) for r in rows]
             await self.bus.publish_many(messages)
             await session.execute(
                 update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=datetime.now(UTC))
@@ -169,3 +173,7 @@ class Relay:
                 # replica left behind, so it need not be frequent (each pass is a transaction).
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), self.idle_interval)
+                if self.wake.is_set() and self.coalesce > 0:
+                    # Let commits landing just after this one join the same pass: one
+                    # transaction and one broker round trip for several events.
+                    await asyncio.sleep(self.coalesce)
