@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
+from typing import Any
 from datetime import UTC, datetime
 
 import structlog
@@ -74,16 +75,25 @@ class IdempotentConsumer:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self._record_statements: dict[str, Any] = {}
+
+    def _record_statement(self, dialect: str) -> Any:
+        # Built once per dialect: a reused statement keeps its memoized cache key, so each
+        # event skips statement construction and cache-key generation.
+        stmt = self._record_statements.get(dialect)
+        if stmt is None:
+            insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+            stmt = insert_(self.table).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            self._record_statements[dialect] = stmt
+        return stmt
 
     async def _record(self, session: AsyncSession, event_id: str) -> bool:
         """Record the id; False when it was already there (a redelivery). One statement: a
         concurrent redelivery waits on the row and then inserts nothing."""
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
         result = await session.execute(
-            insert_(self.table)
-            .values(consumer=self.name, event_id=event_id, processed_at=datetime.now(UTC))
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            self._record_statement(dialect),
+            {"consumer": self.name, "event_id": event_id, "processed_at": datetime.now(UTC)},
         )
         return result.rowcount == 1
 

@@ -53,6 +53,17 @@ def _wake_after_commit(session: AsyncSession, ctx: ServiceContext) -> None:
     event.listen(session.sync_session, "after_commit", after_commit, once=True)
 
 
+_INSERTS: dict[Table, Any] = {}
+
+
+def _insert_of(table: Table) -> Any:
+    """One INSERT statement per outbox table, reused: it keeps its memoized cache key."""
+    stmt = _INSERTS.get(table)
+    if stmt is None:
+        stmt = _INSERTS[table] = insert(table)
+    return stmt
+
+
 async def emit(
     session: AsyncSession,
     ctx: ServiceContext,
@@ -71,15 +82,16 @@ async def emit(
         raise ValueError(f"no topic is known for event type {type!r}")
     ce = CloudEvent(source=source_of(ctx), type=type, subject=subject, data=data)
     await session.execute(
-        insert(table).values(
-            event_id=ce.id,
-            topic=topic,
-            key=subject,
-            type=type,
-            payload=ce.model_dump(mode="json"),
-            created_at=ce.time,
-            attempts=0,
-        )
+        _insert_of(table),
+        {
+            "event_id": ce.id,
+            "topic": topic,
+            "key": subject,
+            "type": type,
+            "payload": ce.model_dump(mode="json"),
+            "created_at": ce.time,
+            "attempts": 0,
+        },
     )
     _wake_after_commit(session, ctx)
     return ce
