@@ -16,7 +16,10 @@ cAdvisor series carry no `node` label: containers are joined to nodes via `kube_
 Pods are mapped to Services (only when asked: `aggregate=service` or a `services` filter) by
 joining kube-state-metrics' `kube_endpoint_address{namespace, endpoint, ip}` (KSM >= 2.6; the
 endpoint is named after its Service) with `kube_pod_info{namespace, pod, pod_ip}` on
-(namespace, ip), ready and not-ready addresses alike, as a selector matches both.
+(namespace, ip), ready and not-ready addresses alike, as a selector matches both. Pod IPs are
+reused, so the join is made per step inside Prometheus (a pod backs a Service when both had a
+sample in the same step); IPs held by several pods at once (host-network pods share their
+node's IP) are left out of the join rather than guessed.
 Windows longer than `chunk` seconds are split and summed (bounding Prometheus' memory).
 """
 
@@ -198,26 +201,26 @@ class InputQueries:
         }
 
 
-def service_query(rng: str) -> str:
-    """One series per (namespace, endpoint, ip) seen during the range."""
-    return f"max by (namespace, endpoint, ip) (last_over_time(kube_endpoint_address[{rng}]))"
+def service_query(rng: str, res: int) -> str:
+    """(namespace, pod, endpoint) for every pod whose IP was an address of that endpoint in
+    some step of the range; the value is the number of such steps."""
+    inner = f"{res - 1}s"
+    pods = f'label_replace(max_over_time(kube_pod_info{{pod_ip!=""}}[{inner}]), "ip", "$1", "pod_ip", "(.+)")'
+    pod_by_ip = f"group by (namespace, ip, pod) ({pods})"
+    unique = f"{pod_by_ip} and on (namespace, ip) (count by (namespace, ip) ({pod_by_ip}) == 1)"
+    addresses = f"group by (namespace, endpoint, ip) (max_over_time(kube_endpoint_address[{inner}]))"
+    join = f"{addresses} * on (namespace, ip) group_left (pod) ({unique})"
+    return f"max by (namespace, pod, endpoint) (count_over_time(({join})[{rng}:{res}s]))"
 
 
-def services_by_pod(
-    pod_ips: dict[tuple[str, str], str], endpoints: list[tuple[str, str, str]]
-) -> dict[tuple[str, str], tuple[str, ...]]:
-    """Join (namespace, pod) → pod IP with (namespace, endpoint, ip) addresses: the Services each
-    pod backs, sorted by name (aggregation keys on the first, as OpenCost does)."""
-    by_ip: dict[tuple[str, str], set[str]] = {}
-    for ns, endpoint, ip in endpoints:
-        if endpoint and ip:
-            by_ip.setdefault((ns, ip), set()).add(endpoint)
-    out = {}
-    for (ns, pod), ip in pod_ips.items():
-        names = by_ip.get((ns, ip))
-        if names:
-            out[(ns, pod)] = tuple(sorted(names))
-    return out
+def services_by_pod(pairs: list[tuple[str, str, str]]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(namespace, pod, endpoint) pairs → the Services each pod backs, sorted by name
+    (aggregation keys on the first, as OpenCost does)."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for ns, pod, endpoint in pairs:
+        if pod and endpoint:
+            out.setdefault((ns, pod), set()).add(endpoint)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def steps_in(start: float, end: float, res: float) -> tuple[float, float] | None:
@@ -248,7 +251,7 @@ async def fetch_chunk(
     q = InputQueries(resolution)
     cq, nq, mq = q.container_queries(rng), q.node_queries(rng), q.meta_queries(rng)
     if services:
-        mq["endpoints"] = service_query(rng)
+        mq["services"] = service_query(rng, q.res)
     names = list(cq) + [f"node:{k}" for k in nq] + [f"meta:{k}" for k in mq]
     exprs = list(cq.values()) + list(nq.values()) + list(mq.values())
     results = dict(zip(names, await asyncio.gather(*(client.query(e, t) for e in exprs))))
@@ -306,13 +309,9 @@ async def fetch_chunk(
         if s.labels.get("node"):
             meta.pod_node[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = s.labels["node"]
     if services:
-        pod_ips = {
-            (s.labels.get("namespace", ""), s.labels.get("pod", "")): s.labels["pod_ip"]
-            for s in results["meta:pod_info"]
-            if s.labels.get("pod_ip")
-        }
-        endpoints = [(s.labels.get("namespace", ""), s.labels.get("endpoint", ""), s.labels.get("ip", "")) for s in results["meta:endpoints"]]
-        meta.pod_services = services_by_pod(pod_ips, endpoints)
+        meta.pod_services = services_by_pod(
+            [(s.labels.get("namespace", ""), s.labels.get("pod", ""), s.labels.get("endpoint", "")) for s in results["meta:services"]]
+        )
     for s in results["meta:pod_labels"]:
         meta.pod_labels[(s.labels.get("namespace", ""), s.labels.get("pod", ""))] = _labels(s)
     for s in results["meta:pod_annotations"]:

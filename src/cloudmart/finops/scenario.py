@@ -15,13 +15,16 @@ total, computed from the simulation's own per-minute truth — never from the en
 
 Services are exported the way kube-state-metrics does: `kube_endpoint_address{namespace,
 endpoint, ip, ready}` per backing pod IP (not ready while the pod is pending), with the pod's
-IP in `kube_pod_info{pod_ip}`; IPs are unique over the scenario. The production database backs
+IP in `kube_pod_info{pod_ip}`. Each node hands out the lowest free IP of its range, so IPs are
+reused by later pods (of other workloads too) once their pod is gone; host-network pods (static
+pods, DaemonSets) share their node's IP. The production database backs
 two Services (`database`, `database-headless`): its cost goes to the first by name.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import math
 from dataclasses import dataclass, field
@@ -400,11 +403,12 @@ def generate_scenario(
     n_days = math.ceil(minutes / MINUTES_PER_DAY)
     cuts = [(0, minutes)] + [(d * MINUTES_PER_DAY, min(minutes, (d + 1) * MINUTES_PER_DAY)) for d in range(n_days)] if n_days > 1 else [(0, minutes)]
     rows: list[tuple[str, str, str, str, str, list[dict]]] = []
+    pod_ips = _assign_pod_ips(pod_list, nodes)
     for pi, p in enumerate(pod_list):
         wl = p.workload
         ns = wl.namespace
         pk = {"namespace": ns, "pod": p.name, "uid": p.uid}
-        pod_ip = _pod_ip(pi)
+        pod_ip = pod_ips[pi]
         services = sorted(SERVICES.get((ns, wl.name), ())) if wl.kind in ("Deployment", "StatefulSet") else []
         for svc in services:
             ep = {"namespace": ns, "endpoint": svc, "port_protocol": "TCP", "port_number": SERVICE_PORT, "port_name": "http", "ip": pod_ip}
@@ -540,9 +544,26 @@ def _merge(g: dict | None, d: dict) -> dict:
     return g
 
 
-def _pod_ip(i: int) -> str:
-    """A unique pod IP per pod of the scenario (10.244.0.0/16 onwards, like kind's pod CIDR)."""
-    return f"10.{244 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}"
+def _assign_pod_ips(pods: list[Pod], nodes: list[str]) -> list[str]:
+    """Pod IPs, in `pods` order: host-network pods get their node's IP; the others the lowest
+    free address of their node's /22 (from 10.244.0.0), free again once the pod is gone."""
+    out = [""] * len(pods)
+    free = {n: list(range(2, 1022)) for n in nodes}  # heaps of host numbers
+    busy: dict[str, list[tuple[int, int]]] = {n: [] for n in nodes}  # heaps of (end minute, host)
+    for i in sorted(range(len(pods)), key=lambda i: pods[i].created):
+        p = pods[i]
+        ni = nodes.index(p.node)
+        if p.workload.kind in ("Node", "DaemonSet"):
+            out[i] = f"172.18.0.{ni + 2}"
+            continue
+        while busy[p.node] and busy[p.node][0][0] <= p.created:
+            heapq.heappush(free[p.node], heapq.heappop(busy[p.node])[1])
+        if not free[p.node]:
+            raise RuntimeError(f"node {p.node} ran out of pod IPs")
+        k = heapq.heappop(free[p.node])
+        heapq.heappush(busy[p.node], (p.end, k))
+        out[i] = f"10.{244 + (ni >> 6)}.{((ni & 63) << 2) | (k >> 8)}.{k & 255}"
+    return out
 
 
 def _iso(ts: float) -> str:

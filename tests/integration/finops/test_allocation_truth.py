@@ -110,6 +110,11 @@ async def test_service_aggregation_and_filter(api, lab_prometheus):
     """Pods reach Services through kube_endpoint_address ⋈ kube_pod_info on (namespace, ip)."""
     w = lab_prometheus.truth["windows"][0]
     assert {"user-service", "product-service", "order-service", "database", "__unallocated__"} <= set(w["service"])
+    # the scenario reuses pod IPs across Services: a join on the IP alone would misattribute
+    reused = 'count by (namespace, ip) (group by (namespace, endpoint, ip) (last_over_time(kube_endpoint_address{namespace="cloudmart"}[2d]))) > 1'
+    async with httpx.AsyncClient() as prom:
+        r = await prom.get(f"{lab_prometheus.url}/api/v1/query", params={"query": reused, "time": lab_prometheus.end})
+    assert r.json()["data"]["result"], "expected IPs that backed several Services over time"
     data = (await allocation(api, window=w["window"], aggregate="service"))[0]
     # the database backs `database` and `database-headless`: charged to the first only
     assert data["database"]["properties"]["services"] == ["database", "database-headless"]
