@@ -23,6 +23,8 @@ build() {  # build <binary> <stamp> <module@version>
   echo "$stamp" > "$TOOLS/bin/.$bin.version"
 }
 
+# CI runs with a trimmed environment: find the machine's Go even when it is not on PATH.
+[ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
 if ! command -v go >/dev/null 2>&1; then
   echo "install-deploy-tools: Go is required (apt-get install golang or /usr/local/go)" >&2
   exit 1
