@@ -55,6 +55,9 @@ class ServiceSpec:
     # CloudEvent type -> handler; the runtime subscribes the service's consumer group to them.
     event_handlers: Mapping[str, EventHandler] = field(default_factory=dict)
     topics: Sequence[str] = ()  # topics the handlers' event types arrive on
+    # Apply a partition's fetched batch of events in one transaction (Kafka). Only for handlers
+    # whose effects cannot deadlock each other across batches (no multi-row locks in varying order).
+    batch_events: bool = False
     # Called once at start-up after migrations (e.g. load keys, warm caches) and for demo data.
     on_startup: Callable[[ServiceContext], Awaitable[None]] | None = None
     seed_demo: Callable[[ServiceContext], Awaitable[dict[str, Any]]] | None = None

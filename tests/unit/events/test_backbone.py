@@ -191,6 +191,43 @@ async def test_events_of_other_types_are_ignored(pair):
     assert calls == [] and ic.applied == 0
 
 
+def _msgs(*subjects: str) -> tuple[list[CloudEvent], list[Message]]:
+    events = [CloudEvent(source="/t", type="order.created", subject=s, data={}) for s in subjects]
+    return events, [Message(TOPIC_ORDERS, e.subject, e.to_bytes()) for e in events]
+
+
+async def test_batch_is_applied_in_one_transaction_and_redelivery_is_a_no_op(pair):
+    _, consumer, seen, calls, _ = pair
+    ic = IdempotentConsumer(consumer, consumer.spec.event_handlers)
+    events, messages = _msgs("o-1", "o-2", "o-3")
+    await ic.handle(messages[0])  # already applied before the batch arrives
+    await ic.handle_batch(messages)
+    assert await _count(consumer, seen) == 3
+    assert (ic.applied, ic.duplicates) == (3, 1)
+    await ic.handle_batch(messages)  # the whole batch redelivered
+    assert await _count(consumer, seen) == 3 and calls == [e.id for e in events]
+
+
+async def test_failing_batch_commits_nothing_then_each_event_goes_alone(pair):
+    _, consumer, seen, calls, fail_first = pair
+    ic = IdempotentConsumer(consumer, consumer.spec.event_handlers, max_attempts=2, base_backoff=0.001)
+    fail_first["o-6"] = 100  # poison: the batch fails, then o-6 alone is dead-lettered
+    events, messages = _msgs("o-5", "o-6", "o-7")
+    await ic.handle_batch(messages)
+    assert await _count(consumer, seen) == 2  # o-5 and o-7, each applied once
+    assert (ic.applied, ic.dead_lettered) == (2, 1)
+    # the batch attempt called o-5 and o-6 and rolled back; then o-5, o-6 twice, o-7
+    assert calls == [events[0].id, events[1].id, events[0].id, events[1].id, events[1].id, events[2].id]
+
+
+async def test_batch_with_an_unparsable_message_goes_one_by_one(pair):
+    _, consumer, seen, _, _ = pair
+    ic = IdempotentConsumer(consumer, consumer.spec.event_handlers)
+    _, messages = _msgs("o-8")
+    await ic.handle_batch([Message(TOPIC_ORDERS, "k", b"{not json"), *messages])
+    assert await _count(consumer, seen) == 1 and ic.dead_lettered == 1
+
+
 async def test_relay_keeps_rows_while_the_bus_fails(pair):
     producer, *_ = pair
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -25,13 +25,24 @@ from cloudmart.core.events.bus import Message, MessageHandler
 
 log = structlog.get_logger("cloudmart.events.kafka")
 
+# Applies one partition's messages in order; returns once all their effects are durable.
+BatchHandler = Callable[[list[Message]], Awaitable[None]]
+
 
 class _Subscription:
-    def __init__(self, bus: KafkaBus, group: str, topics: Sequence[str], handler: MessageHandler) -> None:
+    def __init__(
+        self,
+        bus: KafkaBus,
+        group: str,
+        topics: Sequence[str],
+        handler: MessageHandler,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
         self.bus = bus
         self.group = group
         self.topics = list(topics)
         self.handler = handler
+        self.batch_handler = batch_handler
         self.task: asyncio.Task[None] | None = None
         self.consumer: AIOKafkaConsumer | None = None
 
@@ -64,6 +75,9 @@ class _Subscription:
                 backoff = min(backoff * 2, 5.0)
 
     async def _apply_partition(self, records: list) -> None:
+        if self.batch_handler is not None:
+            await self.batch_handler([Message(r.topic, (r.key or b"").decode(), r.value) for r in records])
+            return
         for record in records:
             await self.handler(Message(record.topic, (record.key or b"").decode(), record.value))
 
@@ -136,8 +150,10 @@ class KafkaBus:
         self._connect_task: asyncio.Task[None] | None = None
         self._producer_lock = asyncio.Lock()
 
-    def subscribe(self, group: str, topics: Sequence[str], handler: MessageHandler) -> None:
-        sub = _Subscription(self, group, topics, handler)
+    def subscribe(
+        self, group: str, topics: Sequence[str], handler: MessageHandler, *, batch_handler: BatchHandler | None = None
+    ) -> None:
+        sub = _Subscription(self, group, topics, handler, batch_handler)
         self.subscriptions.append(sub)
         if self.running:
             sub.start()

@@ -75,7 +75,11 @@ class EventRuntime:
             if consumers and handlers and processed_table(ctx) is not None:
                 consumer = IdempotentConsumer(ctx, handlers)
                 self.consumers[ctx.spec.name] = consumer
-                self.bus.subscribe(ctx.spec.title, list(ctx.spec.topics) or list(SAGA_TOPICS), consumer.handle)
+                topics = list(ctx.spec.topics) or list(SAGA_TOPICS)
+                if ctx.spec.batch_events and isinstance(self.bus, KafkaBus):
+                    self.bus.subscribe(ctx.spec.title, topics, consumer.handle, batch_handler=consumer.handle_batch)
+                else:
+                    self.bus.subscribe(ctx.spec.title, topics, consumer.handle)
 
     async def start(self) -> None:
         for ctx in self.contexts:

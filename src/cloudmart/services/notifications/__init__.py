@@ -15,6 +15,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     event_handlers=HANDLERS,
     topics=(TOPIC_ORDERS, TOPIC_PAYMENTS),
+    batch_events=True,
     on_startup=on_startup,
     workers=(delivery_worker,),
 )

@@ -15,4 +15,5 @@ SPEC = ServiceSpec(
     metadata=metadata,
     event_handlers=HANDLERS,
     topics=(TOPIC_INVENTORY, TOPIC_PAYMENTS),
+    batch_events=True,
 )

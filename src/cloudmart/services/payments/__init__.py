@@ -15,4 +15,5 @@ SPEC = ServiceSpec(
     metadata=metadata,
     event_handlers=HANDLERS,
     topics=(TOPIC_INVENTORY, TOPIC_ORDERS),
+    batch_events=True,
 )
