@@ -55,12 +55,20 @@ log4j.logger.kafka=INFO
 log4j.logger.org.apache.kafka=INFO
 PROPS
   if [ ! -f "$dir/cluster.id" ]; then
-    python3 -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))' > "$dir/cluster.id"
+    # URL-safe base64 of 16 random bytes; never starting with "-", which the storage tool's
+    # argument parser would take for an option (as Kafka's own Uuid.randomUuid avoids).
+    python3 -c '
+import base64, os
+while (cid := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"):
+    pass
+print(cid)' > "$dir/cluster.id"
   fi
   local java_opts=(-Xms256m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
     "-Dlog4j.configuration=file:$dir/log4j.properties" -Djava.awt.headless=true)
-  java "${java_opts[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format \
-    -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" --ignore-formatted >"$dir/logs/format.log" 2>&1
+  if ! java "${java_opts[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format \
+    -t "$(cat "$dir/cluster.id")" -c "$dir/server.properties" --ignore-formatted >"$dir/logs/format.log" 2>&1; then
+    echo "kafka storage format failed:" >&2; tail -n 5 "$dir/logs/format.log" >&2; return 1
+  fi
   local mark=0
   [ -f "$dir/logs/server.log" ] && mark="$(wc -l < "$dir/logs/server.log")"
   nohup java "${java_opts[@]}" -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" \
